@@ -1,0 +1,164 @@
+//! [`KeyedState`]: per-key values, the usual shape of an operator's state.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+/// A map from key bytes to a value, for state kept per key.
+///
+/// Ordered by key (a `BTreeMap`), so iteration and snapshots are
+/// deterministic: the same state always snapshots to the same bytes. Looking
+/// up a key that is present does not allocate. It serializes as the map
+/// itself, so it can be used as a whole [`Operator::State`](crate::Operator::State)
+/// or as a field of one.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct KeyedState<V> {
+    map: BTreeMap<Vec<u8>, V>,
+}
+
+impl<V> Default for KeyedState<V> {
+    fn default() -> Self {
+        KeyedState {
+            map: BTreeMap::new(),
+        }
+    }
+}
+
+impl<V> KeyedState<V> {
+    /// An empty map.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// The value of `key`, if any.
+    #[inline]
+    pub fn get(&self, key: &[u8]) -> Option<&V> {
+        self.map.get(key)
+    }
+
+    /// The value of `key`, mutably, if any.
+    #[inline]
+    pub fn get_mut(&mut self, key: &[u8]) -> Option<&mut V> {
+        self.map.get_mut(key)
+    }
+
+    /// The value of `key`, inserting `V::default()` first if the key is new.
+    /// Only a new key allocates (its copy in the map).
+    #[inline]
+    pub fn get_or_default(&mut self, key: &[u8]) -> &mut V
+    where
+        V: Default,
+    {
+        if !self.map.contains_key(key) {
+            self.map.insert(key.to_vec(), V::default());
+        }
+        self.map.get_mut(key).expect("key was just inserted")
+    }
+
+    /// Sets the value of `key`, returning the previous one.
+    pub fn insert(&mut self, key: impl Into<Vec<u8>>, value: V) -> Option<V> {
+        self.map.insert(key.into(), value)
+    }
+
+    /// Removes `key`, returning its value.
+    pub fn remove(&mut self, key: &[u8]) -> Option<V> {
+        self.map.remove(key)
+    }
+
+    /// Whether `key` has a value.
+    pub fn contains_key(&self, key: &[u8]) -> bool {
+        self.map.contains_key(key)
+    }
+
+    /// Number of keys.
+    pub fn len(&self) -> usize {
+        self.map.len()
+    }
+
+    /// Whether there are no keys.
+    pub fn is_empty(&self) -> bool {
+        self.map.is_empty()
+    }
+
+    /// The keys and values, in ascending key order (bytewise).
+    pub fn iter(&self) -> impl DoubleEndedIterator<Item = (&[u8], &V)> + ExactSizeIterator {
+        self.map.iter().map(|(k, v)| (k.as_slice(), v))
+    }
+
+    /// The keys and mutable values, in ascending key order (bytewise).
+    pub fn iter_mut(
+        &mut self,
+    ) -> impl DoubleEndedIterator<Item = (&[u8], &mut V)> + ExactSizeIterator {
+        self.map.iter_mut().map(|(k, v)| (k.as_slice(), v))
+    }
+
+    /// Keeps only the keys for which `keep` returns true.
+    pub fn retain(&mut self, mut keep: impl FnMut(&[u8], &mut V) -> bool) {
+        self.map.retain(|k, v| keep(k, v));
+    }
+
+    /// Removes every key.
+    pub fn clear(&mut self) {
+        self.map.clear();
+    }
+}
+
+impl<K: Into<Vec<u8>>, V> FromIterator<(K, V)> for KeyedState<V> {
+    fn from_iter<I: IntoIterator<Item = (K, V)>>(iter: I) -> Self {
+        KeyedState {
+            map: iter.into_iter().map(|(k, v)| (k.into(), v)).collect(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::KeyedState;
+    use crate::snapshot::{decode_state, encode_state};
+
+    #[test]
+    fn basic_operations() {
+        let mut s = KeyedState::<u64>::new();
+        assert!(s.is_empty());
+        *s.get_or_default(b"b") += 2;
+        *s.get_or_default(b"a") += 1;
+        *s.get_or_default(b"b") += 3;
+        *s.get_or_default(b"") += 7;
+        assert_eq!(s.len(), 3);
+        assert_eq!(s.get(b"b"), Some(&5));
+        assert_eq!(s.get(b"zz"), None);
+        *s.get_mut(b"a").unwrap() = 10;
+        assert_eq!(s.insert(b"c".as_slice(), 4), None);
+        assert_eq!(s.insert("c", 6), Some(4));
+        assert!(s.contains_key(b"c"));
+        let all: Vec<_> = s.iter().map(|(k, v)| (k.to_vec(), *v)).collect();
+        assert_eq!(
+            all,
+            vec![(vec![], 7), (b"a".to_vec(), 10), (b"b".to_vec(), 5), (b"c".to_vec(), 6)]
+        );
+        assert_eq!(s.remove(b"a"), Some(10));
+        assert_eq!(s.remove(b"a"), None);
+        for (_, v) in s.iter_mut() {
+            *v *= 2;
+        }
+        s.retain(|k, _| !k.is_empty());
+        assert_eq!(s.iter().map(|(_, v)| *v).collect::<Vec<_>>(), vec![10, 12]);
+        s.clear();
+        assert!(s.is_empty());
+    }
+
+    #[test]
+    fn serializes_deterministically() {
+        let a: KeyedState<String> = [("x", "1".to_string()), ("a", "2".to_string())]
+            .into_iter()
+            .collect();
+        let b: KeyedState<String> = [("a", "2".to_string()), ("x", "1".to_string())]
+            .into_iter()
+            .collect();
+        let bytes = encode_state(&a).unwrap();
+        assert_eq!(bytes, encode_state(&b).unwrap());
+        let back: KeyedState<String> = decode_state(&bytes).unwrap();
+        assert_eq!(back, a);
+    }
+}

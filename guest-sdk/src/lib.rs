@@ -1,0 +1,2 @@
+extern crate self as cairn_guest;
+pub mod bindings;

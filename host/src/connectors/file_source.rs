@@ -1,0 +1,93 @@
+//! `type: file`: lines or JSON lines from a file.
+
+use std::fs::File;
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+
+use super::{ConnectorError, Source};
+use crate::dataflow::batch::Batch;
+use crate::spec::{FileFormat, FileSourceSpec};
+
+/// Reads a file line by line.
+pub struct FileSource {
+    spec: FileSourceSpec,
+    path: PathBuf,
+    reader: BufReader<File>,
+    line_no: u64,
+    line: Vec<u8>,
+}
+
+impl FileSource {
+    /// Opens the file of `spec` (relative to `base`).
+    pub fn open(spec: &FileSourceSpec, base: &Path) -> Result<FileSource, ConnectorError> {
+        let path = if spec.path.is_absolute() { spec.path.clone() } else { base.join(&spec.path) };
+        let file = File::open(&path).map_err(|source| ConnectorError::Io {
+            id: spec.id.clone(),
+            what: "cannot open input file",
+            path: path.clone(),
+            source,
+        })?;
+        Ok(FileSource { spec: spec.clone(), path, reader: BufReader::with_capacity(1 << 20, file), line_no: 0, line: Vec::new() })
+    }
+
+    fn record_error(&self, message: String) -> ConnectorError {
+        ConnectorError::Record { id: self.spec.id.clone(), message: format!("{}:{}: {message}", self.path.display(), self.line_no) }
+    }
+
+    fn push_json(&self, out: &mut Batch, line: &[u8]) -> Result<(), ConnectorError> {
+        let v: serde_json::Value =
+            serde_json::from_slice(line).map_err(|e| self.record_error(format!("invalid JSON line: {e}")))?;
+        let obj = v.as_object().ok_or_else(|| self.record_error("a JSON line must be an object".into()))?;
+        let key = match obj.get(&self.spec.key_field) {
+            None | Some(serde_json::Value::Null) => None,
+            Some(serde_json::Value::String(s)) => Some(s.as_bytes().to_vec()),
+            Some(other) => Some(other.to_string().into_bytes()),
+        };
+        let ts = match obj.get(&self.spec.timestamp_field) {
+            Some(t) => t.as_i64().ok_or_else(|| {
+                self.record_error(format!("field `{}` must be an integer (ms since the epoch), not {t}", self.spec.timestamp_field))
+            })?,
+            None => return Err(self.record_error(format!("missing timestamp field `{}`", self.spec.timestamp_field))),
+        };
+        match obj.get(&self.spec.value_field) {
+            Some(serde_json::Value::String(s)) => out.push(key.as_deref(), s.as_bytes(), ts),
+            Some(other) => out.push(key.as_deref(), other.to_string().as_bytes(), ts),
+            None => return Err(self.record_error(format!("missing value field `{}`", self.spec.value_field))),
+        }
+        Ok(())
+    }
+}
+
+impl Source for FileSource {
+    fn next_batch(&mut self, max: usize) -> Result<Option<Batch>, ConnectorError> {
+        let mut out = Batch::with_capacity(max, max * 64);
+        while out.len() < max {
+            self.line.clear();
+            let n = self.reader.read_until(b'\n', &mut self.line).map_err(|source| ConnectorError::Io {
+                id: self.spec.id.clone(),
+                what: "cannot read",
+                path: self.path.clone(),
+                source,
+            })?;
+            if n == 0 {
+                break;
+            }
+            self.line_no += 1;
+            let mut line = std::mem::take(&mut self.line);
+            while line.last().is_some_and(|&b| b == b'\n' || b == b'\r') {
+                line.pop();
+            }
+            match self.spec.format {
+                FileFormat::Lines => out.push(None, &line, self.line_no as i64 - 1),
+                FileFormat::Json if line.iter().all(u8::is_ascii_whitespace) => {}
+                FileFormat::Json => self.push_json(&mut out, &line)?,
+            }
+            self.line = line;
+        }
+        Ok(if out.is_empty() { None } else { Some(out) })
+    }
+
+    fn out_of_orderness_ms(&self) -> i64 {
+        self.spec.out_of_orderness.0.as_millis() as i64
+    }
+}

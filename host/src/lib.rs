@@ -1,0 +1,11 @@
+//! Cairn's host: runs pipelines of sandboxed WebAssembly operators.
+//!
+//! Data flows one way through the modules: [`spec`] (pipeline.yaml) →
+//! [`runtime`] (compiled components, one instance per subtask) → [`dataflow`]
+//! (tasks, channels, partitioning) with [`connectors`] at the edges.
+
+pub mod cli;
+pub mod connectors;
+pub mod dataflow;
+pub mod runtime;
+pub mod spec;

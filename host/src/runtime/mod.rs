@@ -1,0 +1,176 @@
+//! The wasmtime side: one engine, each operator's component compiled and
+//! pre-linked once per run, one instance per subtask.
+
+mod bindings;
+mod instance;
+mod log;
+mod stdio;
+mod store;
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use sha2::{Digest, Sha256};
+use wasmtime::component::{Component, Linker};
+use wasmtime::{Config, Engine, Store};
+
+pub use bindings::{Batch, Level, StateInfo};
+pub use instance::{check_batch, OperatorInstance, Snapshot, STATE_CHUNK};
+pub use store::{StoreData, SubtaskTag};
+
+use bindings::{OperatorWorld, OperatorWorldPre};
+
+/// Errors from loading components and calling operators. Each names the operator
+/// (and subtask, for calls) and says whose fault it is.
+#[derive(Debug, thiserror::Error)]
+pub enum RuntimeError {
+    /// The component file could not be read.
+    #[error("operator `{operator}`: cannot read component {path}: {source}")]
+    Read {
+        /// Operator id.
+        operator: String,
+        /// Component path.
+        path: PathBuf,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// The file is not a WebAssembly component.
+    #[error("operator `{operator}`: {path} is not a WebAssembly component: {reason}")]
+    NotAComponent {
+        /// Operator id.
+        operator: String,
+        /// Component path.
+        path: PathBuf,
+        /// What it is instead.
+        reason: String,
+    },
+    /// The component does not implement the `cairn:operator` world.
+    #[error("operator `{operator}`: component {path} does not fit the cairn:operator@0.1.0 world: {reason}")]
+    Incompatible {
+        /// Operator id.
+        operator: String,
+        /// Component path.
+        path: PathBuf,
+        /// Which import or export is wrong.
+        reason: String,
+    },
+    /// An operator export returned an error.
+    #[error("operator `{operator}` subtask {subtask}: `{call}` returned an error: {message}")]
+    Guest {
+        /// Operator id.
+        operator: String,
+        /// Subtask index.
+        subtask: usize,
+        /// The export called.
+        call: &'static str,
+        /// The operator's message.
+        message: String,
+    },
+    /// An operator trapped (panic, unreachable, out of bounds, …) or broke the contract.
+    #[error("operator `{operator}` subtask {subtask}: `{call}` trapped: {message}")]
+    Trap {
+        /// Operator id.
+        operator: String,
+        /// Subtask index.
+        subtask: usize,
+        /// The export called.
+        call: &'static str,
+        /// The trap and its cause.
+        message: String,
+    },
+}
+
+/// The host's wasmtime engine and linker, shared by every component of a run.
+#[derive(Clone)]
+pub struct Runtime {
+    engine: Engine,
+    linker: Arc<Linker<StoreData>>,
+}
+
+impl Runtime {
+    /// An engine tuned for throughput, with WASI p2 (nothing granted) and the log import linked.
+    pub fn new() -> anyhow::Result<Runtime> {
+        let mut config = Config::new();
+        config.wasm_component_model(true);
+        config.cranelift_opt_level(wasmtime::OptLevel::Speed);
+        let engine = Engine::new(&config).map_err(|e| anyhow::anyhow!("cannot create the wasmtime engine: {e}"))?;
+        let mut linker = Linker::<StoreData>::new(&engine);
+        wasmtime_wasi::p2::add_to_linker_sync(&mut linker).map_err(|e| anyhow::anyhow!("cannot link WASI: {e}"))?;
+        OperatorWorld::add_to_linker::<_, wasmtime::component::HasSelf<_>>(&mut linker, |s| s)
+            .map_err(|e| anyhow::anyhow!("cannot link the log import: {e}"))?;
+        Ok(Runtime { engine, linker: Arc::new(linker) })
+    }
+
+    /// The engine.
+    pub fn engine(&self) -> &Engine {
+        &self.engine
+    }
+
+    /// Reads, compiles and pre-links the component of operator `operator`, checking
+    /// that it fits the world before any instance exists.
+    pub fn load(&self, operator: &str, path: &Path) -> Result<OperatorComponent, RuntimeError> {
+        let bytes = std::fs::read(path).map_err(|source| RuntimeError::Read {
+            operator: operator.into(),
+            path: path.into(),
+            source,
+        })?;
+        let not_component = |reason: &str| RuntimeError::NotAComponent {
+            operator: operator.into(),
+            path: path.into(),
+            reason: reason.into(),
+        };
+        match bytes.get(..8) {
+            Some([0, b'a', b's', b'm', 0x0d, 0, 1, 0]) => {}
+            Some([0, b'a', b's', b'm', 1, 0, 0, 0]) => {
+                return Err(not_component(
+                    "it is a core WebAssembly module; build it as a component (target wasm32-wasip2, or `wasm-tools component new`)",
+                ));
+            }
+            _ => return Err(not_component("it does not start with the WebAssembly magic bytes")),
+        }
+        let digest = hex::encode(Sha256::digest(&bytes));
+        let component = Component::new(&self.engine, &bytes).map_err(|e| not_component(&format!("{e:?}")))?;
+        let incompatible = |reason: String| RuntimeError::Incompatible {
+            operator: operator.into(),
+            path: path.into(),
+            reason,
+        };
+        let pre = self.linker.instantiate_pre(&component).map_err(|e| incompatible(format!("{e}")))?;
+        let pre = OperatorWorldPre::new(pre).map_err(|e| incompatible(format!("{e:?}")))?;
+        Ok(OperatorComponent { operator: operator.into(), path: path.into(), digest, pre: Arc::new(pre) })
+    }
+}
+
+/// A compiled, pre-linked operator component: instantiating it is cheap.
+#[derive(Clone)]
+pub struct OperatorComponent {
+    operator: Arc<str>,
+    path: PathBuf,
+    digest: String,
+    pre: Arc<OperatorWorldPre<StoreData>>,
+}
+
+impl OperatorComponent {
+    /// SHA-256 of the component file, hex.
+    pub fn digest(&self) -> &str {
+        &self.digest
+    }
+
+    /// The component file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// A fresh instance for subtask `subtask` (not yet initialised).
+    pub fn instantiate(&self, subtask: usize) -> Result<OperatorInstance, RuntimeError> {
+        let tag = SubtaskTag { operator: self.operator.clone(), subtask };
+        let mut store = Store::new(self.pre.engine(), StoreData::new(tag));
+        let world = self.pre.instantiate(&mut store).map_err(|e| RuntimeError::Trap {
+            operator: self.operator.to_string(),
+            subtask,
+            call: "instantiate",
+            message: format!("{e:?}"),
+        })?;
+        Ok(OperatorInstance::new(store, world))
+    }
+}

@@ -1,0 +1,48 @@
+//! What each subtask's wasmtime `Store` holds: WASI with nothing granted, the
+//! resource table, and the subtask's identity for logs and errors.
+
+use std::sync::Arc;
+
+use wasmtime::component::ResourceTable;
+use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
+
+use super::stdio::LogStream;
+
+/// Which operator subtask an instance is.
+#[derive(Clone, Debug)]
+pub struct SubtaskTag {
+    /// Operator id from pipeline.yaml.
+    pub operator: Arc<str>,
+    /// Subtask index, from 0.
+    pub subtask: usize,
+}
+
+/// The data of one subtask's store.
+pub struct StoreData {
+    /// Identity, for the log import and guest output.
+    pub tag: Arc<SubtaskTag>,
+    wasi: WasiCtx,
+    table: ResourceTable,
+}
+
+impl StoreData {
+    /// A store for `tag` with WASI granting nothing: no files, no environment, no
+    /// network; stdout and stderr go to the log.
+    pub fn new(tag: SubtaskTag) -> Self {
+        let tag = Arc::new(tag);
+        let mut wasi = WasiCtx::builder();
+        wasi.stdout(LogStream::new(tag.clone(), "stdout"))
+            .stderr(LogStream::new(tag.clone(), "stderr"))
+            .allow_ip_name_lookup(false)
+            .allow_tcp(false)
+            .allow_udp(false);
+        let wasi = wasi.build();
+        StoreData { tag, wasi, table: ResourceTable::new() }
+    }
+}
+
+impl WasiView for StoreData {
+    fn ctx(&mut self) -> WasiCtxView<'_> {
+        WasiCtxView { ctx: &mut self.wasi, table: &mut self.table }
+    }
+}

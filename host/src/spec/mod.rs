@@ -1,0 +1,383 @@
+//! `pipeline.yaml`: the job description, parsed with unknown fields rejected and
+//! validated (ids, inputs, cycles) before anything runs.
+
+mod units;
+mod validate;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+pub use units::{ByteSize, HumanDuration};
+pub use validate::Topology;
+
+/// Errors in a pipeline file. Each names the file, and where it can the field and line.
+#[derive(Debug, thiserror::Error)]
+pub enum SpecError {
+    /// The file could not be read.
+    #[error("cannot read pipeline file {path}: {source}")]
+    Read {
+        /// The pipeline file.
+        path: PathBuf,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// YAML syntax error, unknown field, wrong type, bad duration or size.
+    #[error("{path}: {message}")]
+    Syntax {
+        /// The pipeline file.
+        path: PathBuf,
+        /// serde_yaml's message, which carries line and column.
+        message: String,
+    },
+    /// The file parsed but describes an impossible job.
+    #[error("{path}{}: {message}", line.map(|l| format!(":{l}")).unwrap_or_default())]
+    Invalid {
+        /// The pipeline file.
+        path: PathBuf,
+        /// 1-based line of the culprit, when it could be located.
+        line: Option<usize>,
+        /// What is wrong.
+        message: String,
+    },
+}
+
+/// A whole pipeline.yaml.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub struct PipelineSpec {
+    /// The pipeline's name, stable across runs: checkpoints of every run are found under it.
+    pub name: String,
+    /// Where events come from.
+    #[serde(default)]
+    pub sources: Vec<SourceSpec>,
+    /// The WebAssembly operators.
+    #[serde(default)]
+    pub operators: Vec<OperatorSpec>,
+    /// Where events go.
+    #[serde(default)]
+    pub sinks: Vec<SinkSpec>,
+    /// Batching on every edge.
+    #[serde(default)]
+    pub batch: BatchSpec,
+    /// Capacity of each channel between tasks, in batches (backpressure beyond it).
+    #[serde(default = "default_channel_capacity")]
+    pub channel_capacity: usize,
+    /// How often sources emit watermarks (at most).
+    #[serde(default = "default_watermark_interval")]
+    pub watermark_interval: HumanDuration,
+}
+
+fn default_watermark_interval() -> HumanDuration {
+    HumanDuration(std::time::Duration::from_millis(200))
+}
+
+fn default_channel_capacity() -> usize {
+    8
+}
+
+/// Batching of events on the edges between tasks.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub struct BatchSpec {
+    /// A batch is sent when it holds this many events…
+    #[serde(default = "default_batch_size")]
+    pub size: usize,
+    /// …or when its first event has waited this long.
+    #[serde(default = "default_linger")]
+    pub linger: HumanDuration,
+}
+
+fn default_batch_size() -> usize {
+    1024
+}
+
+fn default_linger() -> HumanDuration {
+    HumanDuration(std::time::Duration::from_millis(20))
+}
+
+impl Default for BatchSpec {
+    fn default() -> Self {
+        BatchSpec { size: default_batch_size(), linger: default_linger() }
+    }
+}
+
+/// One input or several.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(untagged)]
+pub enum Inputs {
+    /// `input: tokenize`
+    One(String),
+    /// `input: [a, b]`
+    Many(Vec<String>),
+}
+
+impl Inputs {
+    /// The input ids, in order.
+    pub fn ids(&self) -> Vec<&str> {
+        match self {
+            Inputs::One(s) => vec![s.as_str()],
+            Inputs::Many(v) => v.iter().map(String::as_str).collect(),
+        }
+    }
+}
+
+/// A source of events. `type` selects the kind.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(tag = "type", rename_all = "kebab-case")]
+pub enum SourceSpec {
+    /// Lines or JSON lines read from a file.
+    File(FileSourceSpec),
+    /// Deterministic synthetic events, for tests and benchmarks.
+    Generator(GeneratorSpec),
+}
+
+impl SourceSpec {
+    /// The source's stable id.
+    pub fn id(&self) -> &str {
+        match self {
+            SourceSpec::File(s) => &s.id,
+            SourceSpec::Generator(s) => &s.id,
+        }
+    }
+}
+
+/// Format of a file source.
+#[derive(Clone, Copy, Debug, Default, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "kebab-case")]
+pub enum FileFormat {
+    /// One event per line: no key, the line as value, the line number (from 0) as event time in ms.
+    #[default]
+    Lines,
+    /// One JSON object per line, fields named by `key-field`, `value-field`, `timestamp-field`.
+    Json,
+}
+
+/// `type: file`
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub struct FileSourceSpec {
+    /// Stable id.
+    pub id: String,
+    /// The file, relative to the pipeline file when relative.
+    pub path: PathBuf,
+    /// `lines` (default) or `json`.
+    #[serde(default)]
+    pub format: FileFormat,
+    /// JSON field holding the key (a string; absent or null: no key).
+    #[serde(default = "default_key_field")]
+    pub key_field: String,
+    /// JSON field holding the value (a string is taken as is, anything else as JSON text).
+    #[serde(default = "default_value_field")]
+    pub value_field: String,
+    /// JSON field holding the event time, integer milliseconds since the Unix epoch.
+    #[serde(default = "default_timestamp_field")]
+    pub timestamp_field: String,
+    /// How late (in event time) an event may arrive behind the latest one seen.
+    #[serde(default)]
+    pub out_of_orderness: HumanDuration,
+}
+
+fn default_key_field() -> String {
+    "key".into()
+}
+fn default_value_field() -> String {
+    "value".into()
+}
+fn default_timestamp_field() -> String {
+    "ts".into()
+}
+
+/// `type: generator`: event `i` has key `k<n>` with `n` a scramble of `i` modulo
+/// `keys` (no key when `keys` is 0), a value of `value-size` letters, and event time
+/// `start + i × step`.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub struct GeneratorSpec {
+    /// Stable id.
+    pub id: String,
+    /// Number of events; absent means unbounded.
+    #[serde(default)]
+    pub count: Option<u64>,
+    /// Events per second; absent means as fast as possible.
+    #[serde(default)]
+    pub rate: Option<u64>,
+    /// Number of distinct keys (0: events have no key).
+    #[serde(default = "default_keys")]
+    pub keys: u64,
+    /// Bytes per value.
+    #[serde(default = "default_value_size")]
+    pub value_size: ByteSize,
+    /// Event time of the first event, ms since the Unix epoch.
+    #[serde(default)]
+    pub start: i64,
+    /// Event-time step between consecutive events.
+    #[serde(default = "default_step")]
+    pub step: HumanDuration,
+}
+
+fn default_keys() -> u64 {
+    1000
+}
+fn default_value_size() -> ByteSize {
+    ByteSize(16)
+}
+fn default_step() -> HumanDuration {
+    HumanDuration(std::time::Duration::from_millis(1))
+}
+
+/// A WebAssembly operator.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub struct OperatorSpec {
+    /// Stable id: state is matched by it on restore.
+    pub id: String,
+    /// Path of the component (.wasm), relative to the pipeline file when relative.
+    pub component: PathBuf,
+    /// Upstream source or operator id(s).
+    pub input: Inputs,
+    /// Number of subtasks (instances).
+    #[serde(default = "default_parallelism")]
+    pub parallelism: usize,
+    /// Route events to subtasks by a hash of their key, so each key always meets the same subtask.
+    #[serde(default)]
+    pub key_by: bool,
+    /// Handed to the operator's `init` as JSON text.
+    #[serde(default)]
+    pub config: Option<serde_json::Value>,
+}
+
+fn default_parallelism() -> usize {
+    1
+}
+
+/// How a file or stdout sink writes an event.
+#[derive(Clone, Copy, Debug, Default, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "kebab-case")]
+pub enum SinkFormat {
+    /// `key<TAB>value` (just the value for keyless events).
+    #[default]
+    KeyValue,
+    /// The value only.
+    Value,
+    /// `{"key": …, "value": …, "ts": …}` (key and value as UTF-8 text, lossy).
+    Json,
+}
+
+/// A sink. `type` selects the kind.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(tag = "type", rename_all = "kebab-case")]
+pub enum SinkSpec {
+    /// Lines into a file.
+    File(FileSinkSpec),
+    /// Lines on standard output.
+    Stdout(StdoutSinkSpec),
+    /// Counts events and drops them.
+    Blackhole(BlackholeSinkSpec),
+}
+
+impl SinkSpec {
+    /// The sink's stable id.
+    pub fn id(&self) -> &str {
+        match self {
+            SinkSpec::File(s) => &s.id,
+            SinkSpec::Stdout(s) => &s.id,
+            SinkSpec::Blackhole(s) => &s.id,
+        }
+    }
+    /// The sink's inputs.
+    pub fn input(&self) -> &Inputs {
+        match self {
+            SinkSpec::File(s) => &s.input,
+            SinkSpec::Stdout(s) => &s.input,
+            SinkSpec::Blackhole(s) => &s.input,
+        }
+    }
+}
+
+/// `type: file`
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub struct FileSinkSpec {
+    /// Stable id.
+    pub id: String,
+    /// Upstream id(s).
+    pub input: Inputs,
+    /// Output file, relative to the pipeline file when relative.
+    pub path: PathBuf,
+    /// Line format.
+    #[serde(default)]
+    pub format: SinkFormat,
+}
+
+/// `type: stdout`
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub struct StdoutSinkSpec {
+    /// Stable id.
+    pub id: String,
+    /// Upstream id(s).
+    pub input: Inputs,
+    /// Line format.
+    #[serde(default)]
+    pub format: SinkFormat,
+}
+
+/// `type: blackhole`
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub struct BlackholeSinkSpec {
+    /// Stable id.
+    pub id: String,
+    /// Upstream id(s).
+    pub input: Inputs,
+}
+
+/// A parsed and validated pipeline, with paths resolved against its file.
+#[derive(Clone, Debug)]
+pub struct Pipeline {
+    /// The spec as written.
+    pub spec: PipelineSpec,
+    /// The pipeline file.
+    pub path: PathBuf,
+    /// The directory relative paths are resolved against.
+    pub base_dir: PathBuf,
+    /// Checked graph: ids, inputs and a topological order.
+    pub topology: Topology,
+}
+
+impl Pipeline {
+    /// Reads, parses and validates a pipeline file.
+    pub fn load(path: &Path) -> Result<Pipeline, SpecError> {
+        let text = std::fs::read_to_string(path).map_err(|source| SpecError::Read { path: path.into(), source })?;
+        Self::parse(&text, path)
+    }
+
+    /// Parses and validates pipeline text; `path` names it in errors and anchors relative paths.
+    pub fn parse(text: &str, path: &Path) -> Result<Pipeline, SpecError> {
+        let spec: PipelineSpec =
+            serde_yaml::from_str(text).map_err(|e| SpecError::Syntax { path: path.into(), message: e.to_string() })?;
+        let topology = validate::validate(&spec, text).map_err(|(line, message)| SpecError::Invalid {
+            path: path.into(),
+            line,
+            message,
+        })?;
+        let base_dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
+        let base_dir = if base_dir.as_os_str().is_empty() { PathBuf::from(".") } else { base_dir };
+        Ok(Pipeline { spec, path: path.into(), base_dir, topology })
+    }
+
+    /// Resolves a path from the file against the pipeline's directory.
+    pub fn resolve(&self, p: &Path) -> PathBuf {
+        if p.is_absolute() { p.to_path_buf() } else { self.base_dir.join(p) }
+    }
+
+    /// Operators by id.
+    pub fn operators(&self) -> BTreeMap<&str, &OperatorSpec> {
+        self.spec.operators.iter().map(|o| (o.id.as_str(), o)).collect()
+    }
+}
+
+#[cfg(test)]
+mod tests;
