@@ -6,7 +6,7 @@ use std::sync::Arc;
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 
-use crate::dataflow::{Job, JobControl, JobSummary};
+use crate::dataflow::{Job, JobControl, JobSummary, RunOptions};
 use crate::runtime::Runtime;
 use crate::spec::Pipeline;
 
@@ -26,6 +26,15 @@ pub enum Command {
     Run {
         /// The pipeline file.
         pipeline: PathBuf,
+        /// Restore from this checkpoint: its directory (or `_metadata` file) as a path or URL.
+        #[arg(long, conflicts_with = "resume")]
+        from: Option<String>,
+        /// Restore from the newest completed checkpoint of this pipeline (start fresh if there is none).
+        #[arg(long)]
+        resume: bool,
+        /// Let operators without state in the checkpoint start empty, and skip state of removed operators.
+        #[arg(long)]
+        allow_non_restored_state: bool,
     },
     /// Check a pipeline file and its components without running it.
     Validate {
@@ -34,12 +43,29 @@ pub enum Command {
     },
 }
 
+/// The runtime for storage I/O and the checkpoint coordinator (tasks run on their own threads).
+pub fn io_runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .thread_name("cairn-io")
+        .enable_all()
+        .build()
+        .context("cannot start the I/O runtime")
+}
+
 /// Runs `pipeline` to the end; `ctl` lets a caller stop it.
 pub fn run_pipeline(pipeline: &std::path::Path, ctl: Arc<JobControl>) -> anyhow::Result<JobSummary> {
+    run_pipeline_with(pipeline, ctl, &RunOptions::default())
+}
+
+/// Runs `pipeline` to the end with `opts` (restore from a checkpoint, …).
+pub fn run_pipeline_with(pipeline: &std::path::Path, ctl: Arc<JobControl>, opts: &RunOptions) -> anyhow::Result<JobSummary> {
     let pipeline = Pipeline::load(pipeline)?;
     let runtime = Runtime::new()?;
-    let job = Job::build(&pipeline, &runtime, ctl).context(format!("pipeline `{}` cannot start", pipeline.spec.name))?;
-    let summary = job.run().context(format!("pipeline `{}` failed", pipeline.spec.name))?;
+    let io = io_runtime()?;
+    let name = pipeline.spec.name.clone();
+    let job = Job::build(&pipeline, &runtime, ctl, opts, io.handle().clone()).context(format!("pipeline `{name}` cannot start"))?;
+    let summary = job.run().context(format!("pipeline `{name}` failed"))?;
     Ok(summary)
 }
 
@@ -53,7 +79,7 @@ pub fn main() -> anyhow::Result<()> {
         .with_writer(std::io::stderr)
         .init();
     match cli.command {
-        Command::Run { pipeline } => {
+        Command::Run { pipeline, from, resume, allow_non_restored_state } => {
             let ctl = Arc::new(JobControl::default());
             let on_signal = ctl.clone();
             ctrlc::set_handler(move || {
@@ -61,7 +87,8 @@ pub fn main() -> anyhow::Result<()> {
                 on_signal.stop();
             })
             .context("cannot install the Ctrl-C handler")?;
-            let summary = run_pipeline(&pipeline, ctl)?;
+            let opts = RunOptions { from, resume, allow_non_restored_state };
+            let summary = run_pipeline_with(&pipeline, ctl, &opts)?;
             eprint!("{summary}");
             Ok(())
         }

@@ -1,1 +1,42 @@
+//! Helpers shared by the end-to-end tests and the benchmarks: the built operator
+//! components, the `host` binary, and running pipelines written on the fly.
 
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::Arc;
+
+pub use cairn_operators as operators;
+
+/// The `host` binary of this build (next to the test or bench executable's `deps/`).
+pub fn host_bin() -> PathBuf {
+    let exe = std::env::current_exe().expect("current exe");
+    let dir = exe.parent().and_then(Path::parent).expect("target profile dir");
+    let bin = dir.join(format!("host{}", std::env::consts::EXE_SUFFIX));
+    assert!(bin.exists(), "{} missing: run the tests with `cargo test --workspace`", bin.display());
+    bin
+}
+
+/// Writes `yaml` as `pipeline.yaml` in `dir` and returns its path.
+pub fn write_pipeline(dir: &Path, yaml: &str) -> PathBuf {
+    let path = dir.join("pipeline.yaml");
+    std::fs::write(&path, yaml).expect("write pipeline.yaml");
+    path
+}
+
+/// Runs a pipeline in this process, to the end.
+pub fn run_in_process(pipeline: &Path) -> anyhow::Result<cairn_host::dataflow::JobSummary> {
+    cairn_host::cli::run_pipeline(pipeline, Arc::new(cairn_host::dataflow::JobControl::default()))
+}
+
+/// Runs `host <args>` and returns its output.
+pub fn host(args: &[&str]) -> Output {
+    Command::new(host_bin()).args(args).env("RUST_LOG", "info").output().expect("spawn host")
+}
+
+/// The lines of a file, sorted (output order across subtasks is not defined).
+pub fn sorted_lines(path: &Path) -> Vec<String> {
+    let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("read {}: {e}", path.display()));
+    let mut lines: Vec<String> = text.lines().map(str::to_string).collect();
+    lines.sort();
+    lines
+}

@@ -1,7 +1,7 @@
 //! `type: file`: lines or JSON lines from a file.
 
 use std::fs::File;
-use std::io::{BufRead, BufReader};
+use std::io::{BufRead, BufReader, Seek};
 use std::path::{Path, PathBuf};
 
 use super::{ConnectorError, Source};
@@ -14,6 +14,7 @@ pub struct FileSource {
     path: PathBuf,
     reader: BufReader<File>,
     line_no: u64,
+    offset: u64,
     line: Vec<u8>,
 }
 
@@ -27,7 +28,7 @@ impl FileSource {
             path: path.clone(),
             source,
         })?;
-        Ok(FileSource { spec: spec.clone(), path, reader: BufReader::with_capacity(1 << 20, file), line_no: 0, line: Vec::new() })
+        Ok(FileSource { spec: spec.clone(), path, reader: BufReader::with_capacity(1 << 20, file), line_no: 0, offset: 0, line: Vec::new() })
     }
 
     fn record_error(&self, message: String) -> ConnectorError {
@@ -59,6 +60,32 @@ impl FileSource {
 }
 
 impl Source for FileSource {
+    fn position(&self) -> serde_json::Value {
+        serde_json::json!({ "offset": self.offset, "line": self.line_no })
+    }
+
+    fn seek(&mut self, position: &serde_json::Value) -> Result<(), ConnectorError> {
+        let bad = |m: String| ConnectorError::Record { id: self.spec.id.clone(), message: m };
+        let (Some(offset), Some(line)) = (position.get("offset").and_then(|v| v.as_u64()), position.get("line").and_then(|v| v.as_u64())) else {
+            return Err(bad(format!("cannot restore file position {position}")));
+        };
+        let len = self.reader.get_ref().metadata().map(|m| m.len()).unwrap_or(0);
+        if offset > len {
+            return Err(bad(format!(
+                "{} is {len} bytes, shorter than the checkpointed position {offset}: the input changed since the checkpoint",
+                self.path.display()
+            )));
+        }
+        self.reader.seek(std::io::SeekFrom::Start(offset)).map_err(|source| ConnectorError::Io {
+            id: self.spec.id.clone(),
+            what: "cannot seek in",
+            path: self.path.clone(),
+            source,
+        })?;
+        (self.offset, self.line_no) = (offset, line);
+        Ok(())
+    }
+
     fn next_batch(&mut self, max: usize) -> Result<Option<Batch>, ConnectorError> {
         let mut out = Batch::with_capacity(max, max * 64);
         while out.len() < max {
@@ -73,6 +100,7 @@ impl Source for FileSource {
                 break;
             }
             self.line_no += 1;
+            self.offset += n as u64;
             let mut line = std::mem::take(&mut self.line);
             while line.last().is_some_and(|&b| b == b'\n' || b == b'\r') {
                 line.pop();

@@ -29,6 +29,19 @@ impl Generator {
 }
 
 impl Source for Generator {
+    fn position(&self) -> serde_json::Value {
+        serde_json::json!({ "next": self.next })
+    }
+
+    fn seek(&mut self, position: &serde_json::Value) -> Result<(), ConnectorError> {
+        self.next = position.get("next").and_then(|n| n.as_u64()).ok_or_else(|| ConnectorError::Record {
+            id: self.spec.id.clone(),
+            message: format!("cannot restore generator position {position}"),
+        })?;
+        self.started = None;
+        Ok(())
+    }
+
     fn next_batch(&mut self, max: usize) -> Result<Option<Batch>, ConnectorError> {
         let remaining = self.spec.count.map_or(u64::MAX, |c| c.saturating_sub(self.next));
         let mut n = (max as u64).min(remaining);

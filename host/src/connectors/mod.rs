@@ -46,28 +46,44 @@ pub trait Source: Send {
     fn out_of_orderness_ms(&self) -> i64 {
         0
     }
+    /// Where the next event will be read from, recorded in checkpoints.
+    fn position(&self) -> serde_json::Value;
+    /// Rewinds (or forwards) to a position recorded by [`Source::position`].
+    fn seek(&mut self, position: &serde_json::Value) -> Result<(), ConnectorError>;
 }
 
-/// A destination of events.
+/// A destination of events. Exactly-once sinks stage output and publish it in
+/// [`Sink::commit`] (two-phase commit with the checkpoints).
 pub trait Sink: Send {
     /// Writes a batch.
     fn write(&mut self, batch: &Batch) -> Result<(), ConnectorError>;
-    /// All input has arrived: make the output complete.
+    /// A barrier of checkpoint `id` passed: make what was written so far durable
+    /// (pre-commit) and return the state a restore needs.
+    fn snapshot(&mut self, id: u64) -> Result<serde_json::Value, ConnectorError>;
+    /// Checkpoint `id` completed: publish the output it covers.
+    fn commit(&mut self, id: u64) -> Result<(), ConnectorError>;
+    /// The job is ending: flush what can be flushed (uncommitted output stays unpublished).
     fn finish(&mut self) -> Result<(), ConnectorError>;
 }
 
-/// Opens the source described by `spec`; relative paths are resolved against `base`.
-pub fn open_source(spec: &SourceSpec, base: &Path) -> Result<Box<dyn Source>, ConnectorError> {
-    Ok(match spec {
+/// Opens the source described by `spec` (relative paths against `base`), at
+/// `position` when restoring.
+pub fn open_source(spec: &SourceSpec, base: &Path, position: Option<&serde_json::Value>) -> Result<Box<dyn Source>, ConnectorError> {
+    let mut source: Box<dyn Source> = match spec {
         SourceSpec::File(f) => Box::new(FileSource::open(f, base)?),
         SourceSpec::Generator(g) => Box::new(Generator::new(g)),
-    })
+    };
+    if let Some(p) = position {
+        source.seek(p)?;
+    }
+    Ok(source)
 }
 
-/// Opens the sink described by `spec`; relative paths are resolved against `base`.
-pub fn open_sink(spec: &SinkSpec, base: &Path) -> Result<Box<dyn Sink>, ConnectorError> {
+/// Opens the sink described by `spec` (relative paths against `base`); `run_id`
+/// names its staged files; `restore` is its state from a checkpoint.
+pub fn open_sink(spec: &SinkSpec, base: &Path, run_id: &str, restore: Option<&serde_json::Value>) -> Result<Box<dyn Sink>, ConnectorError> {
     Ok(match spec {
-        SinkSpec::File(f) => Box::new(FileSink::create(f, base)?),
+        SinkSpec::File(f) => Box::new(FileSink::open(f, base, run_id, restore)?),
         SinkSpec::Stdout(s) => Box::new(StdoutSink::new(s.format)),
         SinkSpec::Blackhole(_) => Box::new(BlackholeSink),
     })

@@ -28,42 +28,174 @@ pub fn write_line(out: &mut impl Write, format: SinkFormat, ev: &EventRef<'_>) -
     out.write_all(b"\n")
 }
 
-/// Lines into a file (created or truncated at start).
+/// Lines into a file, exactly once. Output is staged in part files in
+/// `.<file>.pending/` beside the target; when the checkpoint that covers a part
+/// completes, the part is appended to the target. The sink's checkpoint state is
+/// the target's committed length and the parts not yet appended, so a restore
+/// truncates the target to that length and appends those parts again; any other
+/// staged part belonged to a checkpoint that never completed and is discarded.
 pub struct FileSink {
     id: String,
     path: PathBuf,
+    pending_dir: PathBuf,
     format: SinkFormat,
-    out: BufWriter<File>,
+    run_id: String,
+    /// Bytes of the target that are committed.
+    committed_len: u64,
+    /// Staged parts not yet appended: (checkpoint id, file name).
+    pending: Vec<(u64, String)>,
+    /// Parts appended by the latest commit: a restore from that checkpoint needs
+    /// them again, so they are deleted only at the next commit.
+    appended: Vec<String>,
+    /// The part being written, and the checkpoint it belongs to.
+    current: Option<(u64, BufWriter<File>)>,
+    next_checkpoint: u64,
+}
+
+/// The checkpoint state of a [`FileSink`].
+#[derive(serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
+struct FileSinkState {
+    committed_len: u64,
+    pending: Vec<(u64, String)>,
 }
 
 impl FileSink {
-    /// Creates the file of `spec` (relative to `base`), and its directory.
-    pub fn create(spec: &FileSinkSpec, base: &Path) -> Result<FileSink, ConnectorError> {
+    /// Opens the sink of `spec` (relative to `base`): a fresh start empties the
+    /// target; a restore brings it back to the state of the checkpoint.
+    pub fn open(spec: &FileSinkSpec, base: &Path, run_id: &str, restore: Option<&serde_json::Value>) -> Result<FileSink, ConnectorError> {
         let path = if spec.path.is_absolute() { spec.path.clone() } else { base.join(&spec.path) };
-        let io = |what, source| ConnectorError::Io { id: spec.id.clone(), what, path: path.clone(), source };
-        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir).map_err(|e| io("cannot create the directory of", e))?;
-        }
-        let file = File::create(&path).map_err(|e| io("cannot create output file", e))?;
-        Ok(FileSink { id: spec.id.clone(), path, format: spec.format, out: BufWriter::with_capacity(1 << 20, file) })
+        let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).map_or_else(|| PathBuf::from("."), Path::to_path_buf);
+        let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "out".into());
+        let pending_dir = dir.join(format!(".{name}.pending"));
+        let mut sink = FileSink {
+            id: spec.id.clone(),
+            path,
+            pending_dir,
+            format: spec.format,
+            run_id: run_id.into(),
+            committed_len: 0,
+            pending: Vec::new(),
+            appended: Vec::new(),
+            current: None,
+            next_checkpoint: 0,
+        };
+        std::fs::create_dir_all(&sink.pending_dir).map_err(|e| sink.io("cannot create the directory", &sink.pending_dir.clone(), e))?;
+        let state: FileSinkState = match restore {
+            None => FileSinkState { committed_len: 0, pending: Vec::new() },
+            Some(v) => serde_json::from_value(v.clone()).map_err(|e| ConnectorError::Record {
+                id: sink.id.clone(),
+                message: format!("cannot restore file sink state {v}: {e}"),
+            })?,
+        };
+        sink.recover(state)?;
+        Ok(sink)
     }
 
-    fn io(&self, source: std::io::Error) -> ConnectorError {
-        ConnectorError::Io { id: self.id.clone(), what: "cannot write", path: self.path.clone(), source }
+    fn io(&self, what: &'static str, path: &Path, source: std::io::Error) -> ConnectorError {
+        ConnectorError::Io { id: self.id.clone(), what, path: path.to_path_buf(), source }
+    }
+
+    /// Truncates the target to the committed length, appends the parts the
+    /// checkpoint covers, and discards every other staged part.
+    fn recover(&mut self, state: FileSinkState) -> Result<(), ConnectorError> {
+        let path = self.path.clone();
+        let target = std::fs::OpenOptions::new().create(true).write(true).truncate(false).open(&path);
+        let target = target.map_err(|e| self.io("cannot open output file", &path, e))?;
+        let len = target.metadata().map_err(|e| self.io("cannot stat", &path, e))?.len();
+        if len < state.committed_len {
+            return Err(ConnectorError::Record {
+                id: self.id.clone(),
+                message: format!(
+                    "{} holds {len} bytes but {} were committed at the checkpoint: the output was changed or removed since",
+                    path.display(),
+                    state.committed_len
+                ),
+            });
+        }
+        target.set_len(state.committed_len).map_err(|e| self.io("cannot truncate", &path, e))?;
+        drop(target);
+        self.committed_len = state.committed_len;
+        let keep: Vec<String> = state.pending.iter().map(|(_, n)| n.clone()).collect();
+        self.pending = state.pending;
+        let last = self.pending.last().map_or(0, |(id, _)| *id);
+        self.append_pending(last)?;
+        let entries = std::fs::read_dir(&self.pending_dir).map_err(|e| self.io("cannot list", &self.pending_dir.clone(), e))?;
+        for entry in entries.flatten() {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if !keep.contains(&name) {
+                let _ = std::fs::remove_file(entry.path());
+            }
+        }
+        Ok(())
+    }
+
+    /// Appends, in order, every staged part of checkpoints up to `id` to the target.
+    fn append_pending(&mut self, id: u64) -> Result<(), ConnectorError> {
+        let ready: Vec<(u64, String)> = self.pending.iter().filter(|(c, _)| *c <= id).cloned().collect();
+        if ready.is_empty() {
+            return Ok(());
+        }
+        let path = self.path.clone();
+        let mut target = std::fs::OpenOptions::new().append(true).open(&path).map_err(|e| self.io("cannot open output file", &path, e))?;
+        for (_, name) in &ready {
+            let part = self.pending_dir.join(name);
+            let mut f = File::open(&part).map_err(|e| self.io("cannot open staged part", &part, e))?;
+            self.committed_len += std::io::copy(&mut f, &mut target).map_err(|e| self.io("cannot append to", &path, e))?;
+        }
+        target.sync_all().map_err(|e| self.io("cannot sync", &path, e))?;
+        self.pending.retain(|(c, _)| *c > id);
+        for old in std::mem::replace(&mut self.appended, ready.into_iter().map(|(_, n)| n).collect()) {
+            let _ = std::fs::remove_file(self.pending_dir.join(old));
+        }
+        Ok(())
     }
 }
 
 impl Sink for FileSink {
     fn write(&mut self, batch: &Batch) -> Result<(), ConnectorError> {
-        for ev in batch.iter() {
-            write_line(&mut self.out, self.format, &ev).map_err(|e| self.io(e))?;
+        if self.current.is_none() {
+            let name = format!("{}-{}.part", self.run_id, self.next_checkpoint);
+            let part = self.pending_dir.join(&name);
+            let f = File::create(&part).map_err(|e| self.io("cannot create staged part", &part, e))?;
+            self.current = Some((self.next_checkpoint, BufWriter::with_capacity(1 << 20, f)));
         }
-        Ok(())
+        let (_, out) = self.current.as_mut().expect("part open");
+        let mut result = Ok(());
+        for ev in batch.iter() {
+            if let Err(e) = write_line(out, self.format, &ev) {
+                result = Err(e);
+                break;
+            }
+        }
+        result.map_err(|e| self.io("cannot write staged part for", &self.path.clone(), e))
+    }
+
+    fn snapshot(&mut self, id: u64) -> Result<serde_json::Value, ConnectorError> {
+        if let Some((_, mut out)) = self.current.take() {
+            let path = self.path.clone();
+            out.flush().map_err(|e| self.io("cannot flush staged part for", &path, e))?;
+            out.get_ref().sync_all().map_err(|e| self.io("cannot sync staged part for", &path, e))?;
+            // The part holds everything since the previous barrier: it belongs to checkpoint `id`.
+            let old = self.pending_dir.join(format!("{}-{}.part", self.run_id, self.next_checkpoint));
+            let name = format!("{}-{id}.part", self.run_id);
+            std::fs::rename(&old, self.pending_dir.join(&name)).map_err(|e| self.io("cannot rename staged part", &old, e))?;
+            self.pending.push((id, name));
+        }
+        self.next_checkpoint = id + 1;
+        Ok(serde_json::to_value(FileSinkState { committed_len: self.committed_len, pending: self.pending.clone() }).expect("json"))
+    }
+
+    fn commit(&mut self, id: u64) -> Result<(), ConnectorError> {
+        self.append_pending(id)
     }
 
     fn finish(&mut self) -> Result<(), ConnectorError> {
-        self.out.flush().map_err(|e| self.io(e))?;
-        self.out.get_ref().sync_all().map_err(|e| self.io(e))
+        if let Some((_, mut out)) = self.current.take() {
+            let path = self.path.clone();
+            out.flush().map_err(|e| self.io("cannot flush staged part for", &path, e))?;
+        }
+        Ok(())
     }
 }
 
@@ -81,6 +213,14 @@ impl StdoutSink {
 }
 
 impl Sink for StdoutSink {
+    fn snapshot(&mut self, _id: u64) -> Result<serde_json::Value, ConnectorError> {
+        Ok(serde_json::Value::Null)
+    }
+
+    fn commit(&mut self, _id: u64) -> Result<(), ConnectorError> {
+        Ok(())
+    }
+
     fn write(&mut self, batch: &Batch) -> Result<(), ConnectorError> {
         let mut out = std::io::stdout().lock();
         for ev in batch.iter() {
@@ -103,6 +243,14 @@ pub struct BlackholeSink;
 
 impl Sink for BlackholeSink {
     fn write(&mut self, _batch: &Batch) -> Result<(), ConnectorError> {
+        Ok(())
+    }
+
+    fn snapshot(&mut self, _id: u64) -> Result<serde_json::Value, ConnectorError> {
+        Ok(serde_json::Value::Null)
+    }
+
+    fn commit(&mut self, _id: u64) -> Result<(), ConnectorError> {
         Ok(())
     }
 

@@ -193,15 +193,15 @@ mod tests {
         let (tx0, rx0) = crossbeam_channel::unbounded();
         let (tx1, rx1) = crossbeam_channel::unbounded();
         let mut inputs = InputSet::new(vec![rx0, rx1]);
-        tx0.send(Message::Barrier(Barrier { id: 1 })).unwrap();
+        tx0.send(Message::Barrier(Barrier { id: 1, last: false })).unwrap();
         tx0.send(Message::Data(batch(5))).unwrap(); // after the barrier: must wait
         tx1.send(Message::Data(batch(1))).unwrap(); // before the barrier
-        tx1.send(Message::Barrier(Barrier { id: 1 })).unwrap();
+        tx1.send(Message::Barrier(Barrier { id: 1, last: false })).unwrap();
         match inputs.next(None) {
             Input::Data(b) => assert_eq!(b.timestamps, vec![1]),
             other => panic!("expected input 1's pre-barrier data, got {other:?}"),
         }
-        assert!(matches!(inputs.next(None), Input::Barrier(Barrier { id: 1 })));
+        assert!(matches!(inputs.next(None), Input::Barrier(Barrier { id: 1, last: false })));
         match inputs.next(None) {
             Input::Data(b) => assert_eq!(b.timestamps, vec![5]),
             other => panic!("expected held data, got {other:?}"),
@@ -227,9 +227,9 @@ mod tests {
         let (tx0, rx0) = crossbeam_channel::unbounded();
         let (tx1, rx1) = crossbeam_channel::unbounded();
         let mut inputs = InputSet::new(vec![rx0, rx1]);
-        tx0.send(Message::Barrier(Barrier { id: 7 })).unwrap();
+        tx0.send(Message::Barrier(Barrier { id: 7, last: false })).unwrap();
         tx1.send(Message::End).unwrap();
-        assert!(matches!(inputs.next(None), Input::Barrier(Barrier { id: 7 })));
+        assert!(matches!(inputs.next(None), Input::Barrier(Barrier { id: 7, last: false })));
         drop(tx0);
         assert!(matches!(inputs.next(None), Input::UpstreamFailed));
     }

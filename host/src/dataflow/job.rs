@@ -5,16 +5,21 @@
 //! running half-way.
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use crossbeam_channel::{Receiver, Sender, bounded};
+use crossbeam_channel::{Receiver, Sender, bounded, unbounded};
 
 use super::input::InputSet;
 use super::message::Message;
 use super::output::{Disconnected, Edge, Outputs, Route};
-use super::task::{self, TaskStats};
+use super::task::{self, SinkLink, SourceLink, TaskStats};
+use crate::checkpoint::coordinator::Participants;
+use crate::checkpoint::{
+    CheckpointConfig, CheckpointError, CheckpointStats, Coordinator, CoordinatorInbox, Event, Pins, RestoreState, Storage,
+    Uploader, catalog, layout, restore,
+};
 use crate::connectors::{self, ConnectorError};
 use crate::runtime::{OperatorComponent, OperatorInstance, Runtime, RuntimeError};
 use crate::spec::Pipeline;
@@ -28,6 +33,9 @@ pub enum JobError {
     /// A source or sink failed.
     #[error(transparent)]
     Connector(#[from] ConnectorError),
+    /// Checkpoint storage or restore failed.
+    #[error(transparent)]
+    Checkpoint(#[from] CheckpointError),
     /// Something of the host's own (a thread that could not start, …).
     #[error("{0}")]
     Host(String),
@@ -76,10 +84,12 @@ impl JobControl {
     pub fn is_stopped(&self) -> bool {
         self.stop.load(Ordering::Relaxed)
     }
-    fn abort(&self) {
+    /// Fails the job: every task stops.
+    pub fn abort(&self) {
         self.abort.store(true, Ordering::SeqCst);
     }
-    pub(super) fn is_aborted(&self) -> bool {
+    /// Whether the job is failing.
+    pub fn is_aborted(&self) -> bool {
         self.abort.load(Ordering::Relaxed)
     }
 }
@@ -110,6 +120,8 @@ pub struct JobSummary {
     pub elapsed: Duration,
     /// Whether the job was stopped (Ctrl-C) rather than running out of input.
     pub stopped: bool,
+    /// Checkpoints of this run.
+    pub checkpoints: CheckpointStats,
 }
 
 impl std::fmt::Display for JobSummary {
@@ -129,8 +141,27 @@ impl std::fmt::Display for JobSummary {
                 n.busy.as_secs_f64()
             )?;
         }
+        let c = &self.checkpoints;
+        writeln!(f, "checkpoints: {} completed, {} failed", c.completed, c.failed)?;
+        if let Some(from) = &c.restored_from {
+            writeln!(f, "restored from: {from}")?;
+        }
+        if let Some(latest) = &c.latest {
+            writeln!(f, "latest checkpoint: {latest}")?;
+        }
         Ok(())
     }
+}
+
+/// How a run starts.
+#[derive(Clone, Debug, Default)]
+pub struct RunOptions {
+    /// Restore from this checkpoint (path or URL).
+    pub from: Option<String>,
+    /// Restore from the newest completed checkpoint of the pipeline, if there is one.
+    pub resume: bool,
+    /// Start operators with no state in the checkpoint empty, and skip state of operators no longer in the pipeline.
+    pub allow_non_restored_state: bool,
 }
 
 /// Channel ends of one subtask.
@@ -142,22 +173,59 @@ struct Wiring {
 
 type Launch = Box<dyn FnOnce() -> Result<TaskStats, TaskError> + Send>;
 
-/// A job ready to run: every component compiled, every instance initialised.
+/// A job ready to run: every component compiled, every instance initialised
+/// (and restored), every connector open.
 pub struct Job {
     tasks: Vec<(String, &'static str, usize, Launch)>,
     order: Vec<(String, &'static str, usize)>,
     ctl: Arc<JobControl>,
+    rt: tokio::runtime::Handle,
+    coordinator: Coordinator,
+    inbox: CoordinatorInbox,
+    stats: Arc<Mutex<CheckpointStats>>,
 }
 
 impl Job {
-    /// Compiles, instantiates and initialises everything `pipeline` needs and
-    /// wires the channels. Nothing runs yet.
-    pub fn build(pipeline: &Pipeline, runtime: &Runtime, ctl: Arc<JobControl>) -> Result<Job, JobError> {
+    /// Compiles, instantiates, initialises and restores everything `pipeline`
+    /// needs and wires the channels. Nothing runs yet. `rt` runs storage I/O.
+    pub fn build(
+        pipeline: &Pipeline,
+        runtime: &Runtime,
+        ctl: Arc<JobControl>,
+        opts: &RunOptions,
+        rt: tokio::runtime::Handle,
+    ) -> Result<Job, JobError> {
         let spec = &pipeline.spec;
+        let storage = Storage::open(&spec.storage, &pipeline.base_dir).map_err(CheckpointError::from)?;
+        rt.block_on(storage.check_reachable(Duration::from_secs(15))).map_err(CheckpointError::from)?;
+        let found = match (&opts.from, opts.resume) {
+            (Some(from), _) => Some(rt.block_on(catalog::open(from, &spec.storage, &pipeline.base_dir))?),
+            (None, true) => {
+                let latest = rt.block_on(catalog::latest(&storage, &spec.name))?;
+                if latest.is_none() {
+                    tracing::warn!(storage = %storage.url(), "--resume: no completed checkpoint of `{}` yet; starting from the beginning", spec.name);
+                }
+                latest
+            }
+            (None, false) => None,
+        };
+        let mut restore = match &found {
+            Some(f) => {
+                let r = rt.block_on(restore::load(f, spec, opts.allow_non_restored_state))?;
+                tracing::info!(event = "restoring", checkpoint = f.metadata.id, from = %format!("{}/{}", f.storage.url(), f.dir), "restoring from checkpoint");
+                r
+            }
+            None => RestoreState::default(),
+        };
+        let run_id = layout::new_run_id();
+        let pins = Pins::default();
+        let listing = rt.block_on(catalog::list(&storage, &spec.name))?;
+        let first_id = listing.completed.iter().map(|(_, m)| m.id).max().unwrap_or(0).max(restore.from.as_ref().map_or(0, |f| f.1)) + 1;
+        rt.block_on(Coordinator::clean_up_at_start(&storage, &pins, &spec.name, &run_id, spec.checkpoints.retain))?;
+
         let parallelism = |id: &str| -> usize {
             spec.operators.iter().find(|o| o.id == id).map_or(1, |o| o.parallelism)
         };
-
         // Channels, consumer by consumer.
         let mut wiring: BTreeMap<String, Vec<Wiring>> = BTreeMap::new();
         let consumers = spec
@@ -205,6 +273,9 @@ impl Job {
         let mut tasks: Vec<(String, &'static str, usize, Launch)> = Vec::new();
         let mut order = Vec::new();
         let mut operator_tasks = Vec::new();
+        let mut parts = Participants::default();
+        let (inbox, inbox_rx) = tokio::sync::mpsc::unbounded_channel();
+        let uploader = Uploader::new(storage.clone(), pins.clone(), &spec.name, rt.clone(), inbox.clone());
         for op in &spec.operators {
             let path = pipeline.resolve(&op.component);
             let component = match compiled.get(&path) {
@@ -218,45 +289,81 @@ impl Job {
                 }
             };
             let config = op.config.as_ref().map_or_else(|| "null".to_string(), |c| c.to_string());
+            let snapshots = restore.operators.remove(&op.id);
             let instances = (0..op.parallelism)
                 .map(|s| {
                     let mut inst: OperatorInstance = component.instantiate(s)?;
                     inst.init(&config)?;
+                    if let Some(snap) = snapshots.as_ref().and_then(|v| v.get(s)) {
+                        inst.restore(snap)?;
+                    }
                     Ok(inst)
                 })
                 .collect::<Result<Vec<_>, RuntimeError>>()?;
+            parts.operators.insert(op.id.clone(), (component.digest().to_string(), op.parallelism));
+            for s in 0..op.parallelism {
+                parts.tasks.insert((op.id.clone(), s));
+            }
             operator_tasks.push((op.id.clone(), instances));
         }
 
         for src in &spec.sources {
-            let source = connectors::open_source(src, &pipeline.base_dir)?;
+            let source = connectors::open_source(src, &pipeline.base_dir, restore.sources.get(src.id()))?;
             let w = take(src.id(), 1).pop().unwrap_or_default();
             let out = Outputs::new(w.outputs, size, linger);
             let (c, wm) = (ctl.clone(), spec.watermark_interval.0);
+            let (tx, commands) = unbounded();
+            parts.sources.push((src.id().to_string(), tx));
+            parts.tasks.insert((src.id().to_string(), 0));
+            let link = SourceLink { id: src.id().to_string(), commands, inbox: inbox.clone() };
             order.push((src.id().to_string(), "source", 1));
-            tasks.push((src.id().to_string(), "source", 0, Box::new(move || task::run_source(source, out, size, wm, c)) as Launch));
+            tasks.push((src.id().to_string(), "source", 0, Box::new(move || task::run_source(source, out, size, wm, link, c)) as Launch));
         }
         for (id, instances) in operator_tasks {
             order.push((id.clone(), "operator", instances.len()));
             for (w, inst) in take(&id, instances.len()).into_iter().zip(instances) {
                 let s = inst.subtask();
                 let (inputs, out) = (InputSet::new(w.inputs), Outputs::new(w.outputs, size, linger));
-                tasks.push((id.clone(), "operator", s, Box::new(move || task::run_operator(inst, inputs, out))));
+                let up = uploader.clone();
+                tasks.push((id.clone(), "operator", s, Box::new(move || task::run_operator(inst, inputs, out, up))));
             }
         }
         for sink_spec in &spec.sinks {
-            let sink = connectors::open_sink(sink_spec, &pipeline.base_dir)?;
-            let w = take(sink_spec.id(), 1).pop().unwrap_or_default();
+            let id = sink_spec.id().to_string();
+            let sink = connectors::open_sink(sink_spec, &pipeline.base_dir, &run_id, restore.sinks.get(&id))?;
+            let w = take(&id, 1).pop().unwrap_or_default();
             let inputs = InputSet::new(w.inputs);
-            order.push((sink_spec.id().to_string(), "sink", 1));
-            tasks.push((sink_spec.id().to_string(), "sink", 0, Box::new(move || task::run_sink(sink, inputs))));
+            let (tx, commands) = unbounded();
+            parts.sinks.push((id.clone(), tx));
+            parts.tasks.insert((id.clone(), 0));
+            let link = SinkLink { id: id.clone(), commands, inbox: inbox.clone() };
+            let c = ctl.clone();
+            order.push((id.clone(), "sink", 1));
+            tasks.push((id, "sink", 0, Box::new(move || task::run_sink(sink, inputs, link, c))));
         }
-        Ok(Job { tasks, order, ctl })
+
+        let stats = Arc::new(Mutex::new(CheckpointStats {
+            restored_from: found.as_ref().map(|f| format!("{}/{}", f.storage.url(), f.dir)),
+            ..Default::default()
+        }));
+        let cfg = CheckpointConfig {
+            pipeline: spec.name.clone(),
+            run_id,
+            interval: spec.checkpoints.interval.map(|i| i.0),
+            timeout: spec.checkpoints.timeout.0,
+            min_pause: spec.checkpoints.min_pause.0,
+            tolerable_failures: spec.checkpoints.tolerable_failures,
+            retain: spec.checkpoints.retain,
+            first_id,
+        };
+        let coordinator = Coordinator::new(cfg, storage, pins, inbox_rx, parts, ctl.clone(), stats.clone());
+        Ok(Job { tasks, order, ctl, rt, coordinator, inbox, stats })
     }
 
     /// Runs every task to the end. Returns the first failure, if any.
     pub fn run(self) -> Result<JobSummary, JobError> {
         let started = Instant::now();
+        let coordinator = self.rt.spawn(self.coordinator.run());
         let mut handles = Vec::new();
         for (id, kind, subtask, launch) in self.tasks {
             let ctl = self.ctl.clone();
@@ -292,9 +399,12 @@ impl Job {
                 Err(TaskError::Cancelled) => {}
             }
         }
+        let _ = self.inbox.send(Event::Shutdown);
+        let coordinated = self.rt.block_on(coordinator).map_err(|e| JobError::Host(format!("checkpoint coordinator crashed: {e}")))?;
         if let Some(e) = failure {
             return Err(e);
         }
+        coordinated?;
         if self.ctl.is_aborted() {
             return Err(JobError::Host("the job was cancelled".into()));
         }
@@ -306,6 +416,7 @@ impl Job {
                 NodeStats { id, kind, parallelism, ..s }
             })
             .collect();
-        Ok(JobSummary { nodes, elapsed: started.elapsed(), stopped: self.ctl.is_stopped() })
+        let checkpoints = self.stats.lock().expect("stats").clone();
+        Ok(JobSummary { nodes, elapsed: started.elapsed(), stopped: self.ctl.is_stopped(), checkpoints })
     }
 }

@@ -7,6 +7,9 @@ use super::batch::Batch;
 pub struct Barrier {
     /// The checkpoint (or savepoint) id.
     pub id: u64,
+    /// The final checkpoint of bounded input: sources end after it, and sinks
+    /// wait for its completion to commit their last output.
+    pub last: bool,
 }
 
 /// One message on an edge.

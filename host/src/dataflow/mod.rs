@@ -8,4 +8,4 @@ pub mod message;
 pub mod output;
 mod task;
 
-pub use job::{Job, JobControl, JobError, JobSummary, NodeStats};
+pub use job::{Job, JobControl, JobError, JobSummary, NodeStats, RunOptions};

@@ -1,15 +1,21 @@
-//! The loops of the three kinds of task. Each runs on its own thread and
-//! reports its counters when it ends.
+//! The loops of the three kinds of task. Each runs on its own thread, takes its
+//! part in checkpoints as barriers pass, and reports its counters when it ends.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use crossbeam_channel::{Receiver, RecvTimeoutError};
+
 use super::input::{Input, InputSet};
 use super::job::{JobControl, TaskError};
-use super::message::{FINAL_WATERMARK, Message};
+use super::message::{Barrier, FINAL_WATERMARK, Message};
 use super::output::Outputs;
+use crate::checkpoint::{Ack, AckPayload, CoordinatorInbox, Event, SinkCommand, SourceCommand, Uploader};
 use crate::connectors::{Sink, Source};
 use crate::runtime::OperatorInstance;
+
+/// How often a waiting task looks at the job's stop and abort switches.
+const POLL: Duration = Duration::from_millis(50);
 
 /// Counters of one task.
 #[derive(Clone, Debug, Default)]
@@ -22,12 +28,32 @@ pub struct TaskStats {
     pub busy: Duration,
 }
 
-/// Reads a source until it is exhausted or the job stops.
+/// What a source needs to take part in checkpoints.
+pub struct SourceLink {
+    /// Source id.
+    pub id: String,
+    /// Barrier triggers from the coordinator.
+    pub commands: Receiver<SourceCommand>,
+    /// Acknowledgements to the coordinator.
+    pub inbox: CoordinatorInbox,
+}
+
+impl SourceLink {
+    fn inject(&self, b: Barrier, source: &dyn Source, out: &mut Outputs) -> Result<(), TaskError> {
+        out.broadcast(|| Message::Barrier(b))?;
+        let ack = Ack { checkpoint: b.id, node: self.id.clone(), subtask: 0, payload: AckPayload::Source(source.position()) };
+        let _ = self.inbox.send(Event::Ack(ack));
+        Ok(())
+    }
+}
+
+/// Reads a source until it is exhausted (then waits for the final checkpoint) or the job stops.
 pub fn run_source(
     mut source: Box<dyn Source>,
     mut out: Outputs,
     batch_size: usize,
     watermark_interval: Duration,
+    link: SourceLink,
     ctl: Arc<JobControl>,
 ) -> Result<TaskStats, TaskError> {
     let mut stats = TaskStats::default();
@@ -41,12 +67,16 @@ pub fn run_source(
             out.broadcast(|| Message::End)?;
             break;
         }
+        while let Ok(SourceCommand::Trigger(b)) = link.commands.try_recv() {
+            link.inject(b, source.as_ref(), &mut out)?;
+        }
         let t = Instant::now();
         let batch = source.next_batch(batch_size)?;
         stats.busy += t.elapsed();
         let Some(batch) = batch else {
             out.broadcast(|| Message::Watermark(FINAL_WATERMARK))?;
-            out.broadcast(|| Message::End)?;
+            let _ = link.inbox.send(Event::SourceExhausted(link.id.clone()));
+            wait_for_final_barrier(source.as_ref(), &mut out, &link, &ctl)?;
             break;
         };
         let _span = tracing::trace_span!("batch", events = batch.len()).entered();
@@ -63,8 +93,32 @@ pub fn run_source(
     Ok(stats)
 }
 
+/// An exhausted source takes part in checkpoints still in flight, then ends after the final one.
+fn wait_for_final_barrier(source: &dyn Source, out: &mut Outputs, link: &SourceLink, ctl: &JobControl) -> Result<(), TaskError> {
+    loop {
+        if ctl.is_aborted() {
+            return Err(TaskError::Cancelled);
+        }
+        match link.commands.recv_timeout(POLL) {
+            Ok(SourceCommand::Trigger(b)) => {
+                link.inject(b, source, out)?;
+                if b.last {
+                    out.broadcast(|| Message::End)?;
+                    return Ok(());
+                }
+            }
+            Err(RecvTimeoutError::Timeout) if ctl.is_stopped() => {
+                out.broadcast(|| Message::End)?;
+                return Ok(());
+            }
+            Err(RecvTimeoutError::Timeout) => {}
+            Err(RecvTimeoutError::Disconnected) => return Err(TaskError::Cancelled),
+        }
+    }
+}
+
 /// Feeds an operator subtask's instance from its inputs and routes what it emits.
-pub fn run_operator(mut inst: OperatorInstance, mut inputs: InputSet, mut out: Outputs) -> Result<TaskStats, TaskError> {
+pub fn run_operator(mut inst: OperatorInstance, mut inputs: InputSet, mut out: Outputs, uploader: Uploader) -> Result<TaskStats, TaskError> {
     let mut stats = TaskStats::default();
     loop {
         match inputs.next(out.deadline()) {
@@ -82,7 +136,18 @@ pub fn run_operator(mut inst: OperatorInstance, mut inputs: InputSet, mut out: O
                 out.emit(result)?;
                 out.broadcast(|| Message::Watermark(ts))?;
             }
-            Input::Barrier(b) => out.broadcast(|| Message::Barrier(b))?,
+            Input::Barrier(b) => {
+                // Only the copy out of the instance happens under the barrier;
+                // hashing and upload run on the checkpoint runtime.
+                let span = tracing::debug_span!("snapshot", checkpoint = b.id);
+                let _e = span.enter();
+                let t = Instant::now();
+                let snapshot = inst.snapshot()?;
+                stats.busy += t.elapsed();
+                tracing::debug!(event = "snapshotted", checkpoint = b.id, size = snapshot.bytes.len(), us = t.elapsed().as_micros() as u64);
+                out.broadcast(|| Message::Barrier(b))?;
+                uploader.upload(b.id, inst.operator(), inst.subtask(), snapshot);
+            }
             Input::Timeout => out.flush()?,
             Input::End => {
                 out.broadcast(|| Message::End)?;
@@ -96,11 +161,31 @@ pub fn run_operator(mut inst: OperatorInstance, mut inputs: InputSet, mut out: O
     Ok(stats)
 }
 
-/// Writes everything that reaches a sink.
-pub fn run_sink(mut sink: Box<dyn Sink>, mut inputs: InputSet) -> Result<TaskStats, TaskError> {
+/// What a sink needs to take part in checkpoints.
+pub struct SinkLink {
+    /// Sink id.
+    pub id: String,
+    /// Commit notifications from the coordinator.
+    pub commands: Receiver<SinkCommand>,
+    /// Acknowledgements to the coordinator.
+    pub inbox: CoordinatorInbox,
+}
+
+/// Writes everything that reaches a sink; commits when checkpoints complete.
+pub fn run_sink(mut sink: Box<dyn Sink>, mut inputs: InputSet, link: SinkLink, ctl: Arc<JobControl>) -> Result<TaskStats, TaskError> {
     let mut stats = TaskStats::default();
+    let mut final_barrier = None;
+    let commit = |sink: &mut Box<dyn Sink>| -> Result<Option<u64>, TaskError> {
+        let mut last = None;
+        while let Ok(SinkCommand::Commit(id)) = link.commands.try_recv() {
+            sink.commit(id)?;
+            last = Some(id);
+        }
+        Ok(last)
+    };
     loop {
-        match inputs.next(None) {
+        commit(&mut sink)?;
+        match inputs.next(Some(Instant::now() + POLL)) {
             Input::Data(batch) => {
                 let _span = tracing::trace_span!("batch", events = batch.len()).entered();
                 let t = Instant::now();
@@ -108,14 +193,32 @@ pub fn run_sink(mut sink: Box<dyn Sink>, mut inputs: InputSet) -> Result<TaskSta
                 stats.busy += t.elapsed();
                 stats.events_out += batch.len() as u64;
             }
-            Input::Watermark(_) | Input::Barrier(_) | Input::Timeout => {}
-            Input::End => {
-                sink.finish()?;
-                break;
+            Input::Barrier(b) => {
+                let state = sink.snapshot(b.id)?;
+                let ack = Ack { checkpoint: b.id, node: link.id.clone(), subtask: 0, payload: AckPayload::Sink(state) };
+                let _ = link.inbox.send(Event::Ack(ack));
+                if b.last {
+                    final_barrier = Some(b.id);
+                }
             }
+            Input::Watermark(_) | Input::Timeout => {}
+            Input::End => break,
             Input::UpstreamFailed => return Err(TaskError::Cancelled),
         }
     }
+    // After the final barrier, the output is published once that checkpoint completes.
+    if let Some(id) = final_barrier {
+        loop {
+            if ctl.is_aborted() {
+                return Err(TaskError::Cancelled);
+            }
+            if commit(&mut sink)?.is_some_and(|c| c >= id) {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    }
+    sink.finish()?;
     stats.events_in = inputs.events_in;
     Ok(stats)
 }

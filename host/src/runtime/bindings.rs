@@ -3,6 +3,7 @@
 wasmtime::component::bindgen!({
     path: "../wit",
     world: "operator-world",
+    additional_derives: [PartialEq, Eq],
 });
 
 pub use cairn::operator::log::Level;

@@ -64,6 +64,12 @@ pub struct PipelineSpec {
     /// Capacity of each channel between tasks, in batches (backpressure beyond it).
     #[serde(default = "default_channel_capacity")]
     pub channel_capacity: usize,
+    /// Periodic checkpoints and their pacing.
+    #[serde(default)]
+    pub checkpoints: CheckpointSpec,
+    /// Where checkpoints and savepoints are stored.
+    #[serde(default)]
+    pub storage: StorageSpec,
     /// How often sources emit watermarks (at most).
     #[serde(default = "default_watermark_interval")]
     pub watermark_interval: HumanDuration,
@@ -100,6 +106,71 @@ fn default_linger() -> HumanDuration {
 impl Default for BatchSpec {
     fn default() -> Self {
         BatchSpec { size: default_batch_size(), linger: default_linger() }
+    }
+}
+
+/// `checkpoints:` periodic checkpoints, paced like Flink's.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub struct CheckpointSpec {
+    /// Time between checkpoint triggers; absent: no periodic checkpoints (a final
+    /// checkpoint still commits the sinks when bounded input ends).
+    #[serde(default)]
+    pub interval: Option<HumanDuration>,
+    /// A checkpoint not complete after this long is aborted and its files removed.
+    #[serde(default = "default_checkpoint_timeout")]
+    pub timeout: HumanDuration,
+    /// Least time between the end of one checkpoint and the start of the next.
+    #[serde(default)]
+    pub min_pause: HumanDuration,
+    /// Consecutive failed checkpoints tolerated before the job fails.
+    #[serde(default)]
+    pub tolerable_failures: u32,
+    /// Completed checkpoints kept; older ones are deleted.
+    #[serde(default = "default_retain")]
+    pub retain: usize,
+}
+
+fn default_checkpoint_timeout() -> HumanDuration {
+    HumanDuration(std::time::Duration::from_secs(60))
+}
+fn default_retain() -> usize {
+    3
+}
+
+impl Default for CheckpointSpec {
+    fn default() -> Self {
+        CheckpointSpec {
+            interval: None,
+            timeout: default_checkpoint_timeout(),
+            min_pause: HumanDuration::default(),
+            tolerable_failures: 0,
+            retain: default_retain(),
+        }
+    }
+}
+
+/// `storage:` one URL for checkpoints and savepoints.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub struct StorageSpec {
+    /// `file://DIR` or a plain path (relative to the pipeline file when relative),
+    /// `memory://NAME`, or `s3://BUCKET/PREFIX`. Default: `storage` beside the pipeline file.
+    #[serde(default = "default_storage_url")]
+    pub url: String,
+    /// Backend options, e.g. for S3 `endpoint`, `region`, `access-key-id`,
+    /// `secret-access-key`, `allow-http`. The usual AWS environment variables are read too.
+    #[serde(default)]
+    pub options: BTreeMap<String, String>,
+}
+
+fn default_storage_url() -> String {
+    "storage".into()
+}
+
+impl Default for StorageSpec {
+    fn default() -> Self {
+        StorageSpec { url: default_storage_url(), options: BTreeMap::new() }
     }
 }
 

@@ -42,6 +42,12 @@ pub(super) fn validate(spec: &PipelineSpec, text: &str) -> Result<Topology, Fail
     if spec.batch.size == 0 {
         return Err((locate_key(text, "size"), "`batch.size` must be at least 1".into()));
     }
+    if spec.checkpoints.retain == 0 {
+        return Err((locate_key(text, "retain"), "`checkpoints.retain` must be at least 1".into()));
+    }
+    if spec.checkpoints.interval.is_some_and(|i| i.0.is_zero()) {
+        return Err((locate_key(text, "interval"), "`checkpoints.interval` must be more than 0s".into()));
+    }
     if spec.channel_capacity == 0 {
         return Err((locate_key(text, "channel-capacity"), "`channel-capacity` must be at least 1".into()));
     }

@@ -1,0 +1,100 @@
+//! Finding checkpoints in storage: the newest one to resume from, a path given
+//! with `--from`, and the leftovers of checkpoints that never completed.
+
+use std::collections::BTreeMap;
+use std::path::Path as FsPath;
+
+use super::metadata::{METADATA_FILE, Metadata};
+use super::{CheckpointError, Storage, layout};
+use crate::spec::StorageSpec;
+
+/// A checkpoint found in storage.
+#[derive(Clone, Debug)]
+pub struct Found {
+    /// Where it is.
+    pub storage: Storage,
+    /// Its directory, relative to the storage root.
+    pub dir: String,
+    /// Its metadata.
+    pub metadata: Metadata,
+}
+
+/// What a listing of a pipeline's checkpoint area found.
+#[derive(Debug, Default)]
+pub struct Listing {
+    /// Completed checkpoints (with a readable metadata file), oldest first.
+    pub completed: Vec<(String, Metadata)>,
+    /// Checkpoint directories with no metadata file: never completed, garbage.
+    pub incomplete: Vec<String>,
+    /// Directories whose metadata could not be read, with why.
+    pub unreadable: Vec<(String, String)>,
+}
+
+/// Lists every checkpoint of `pipeline` in `storage`, across runs.
+pub async fn list(storage: &Storage, pipeline: &str) -> Result<Listing, CheckpointError> {
+    let mut dirs: BTreeMap<String, bool> = BTreeMap::new();
+    for item in storage.list(&layout::checkpoints_dir(pipeline)).await? {
+        if let Some(dir) = layout::checkpoint_dir_of(&item.path) {
+            let is_meta = item.path.ends_with(&format!("/{METADATA_FILE}"));
+            *dirs.entry(dir).or_default() |= is_meta;
+        }
+    }
+    let mut listing = Listing::default();
+    for (dir, has_meta) in dirs {
+        if !has_meta {
+            listing.incomplete.push(dir);
+            continue;
+        }
+        let path = format!("{dir}/{METADATA_FILE}");
+        match storage.get(&path).await.map_err(CheckpointError::from).and_then(|b| Ok(Metadata::parse(&b, &path)?)) {
+            Ok(m) if m.pipeline == pipeline => listing.completed.push((dir, m)),
+            Ok(m) => listing.unreadable.push((dir, format!("belongs to pipeline `{}`", m.pipeline))),
+            Err(e) => listing.unreadable.push((dir, e.to_string())),
+        }
+    }
+    listing.completed.sort_by_key(|(_, m)| m.id);
+    Ok(listing)
+}
+
+/// The newest completed checkpoint of `pipeline`, if any.
+pub async fn latest(storage: &Storage, pipeline: &str) -> Result<Option<Found>, CheckpointError> {
+    let listing = list(storage, pipeline).await?;
+    for (dir, why) in &listing.unreadable {
+        tracing::warn!(dir = %dir, reason = %why, "ignoring a checkpoint that cannot be read");
+    }
+    Ok(listing.completed.into_iter().last().map(|(dir, metadata)| Found { storage: storage.clone(), dir, metadata }))
+}
+
+/// Opens the checkpoint or savepoint at `location`: a directory (or its
+/// `_metadata` file) as a local path, `file://` URL, `s3://bucket/key` or
+/// `memory://name/key`. S3 options come from the pipeline's storage section.
+pub async fn open(location: &str, spec: &StorageSpec, base_dir: &FsPath) -> Result<Found, CheckpointError> {
+    let trimmed = location.trim_end_matches('/');
+    let trimmed = trimmed.strip_suffix(&format!("/{METADATA_FILE}")).unwrap_or(trimmed);
+    let (storage, dir) = if let Some(rest) = trimmed.strip_prefix("s3://") {
+        let (bucket, key) = rest.split_once('/').unwrap_or((rest, ""));
+        let spec = StorageSpec { url: format!("s3://{bucket}"), options: spec.options.clone() };
+        (Storage::open(&spec, base_dir)?, key.to_string())
+    } else if let Some(rest) = trimmed.strip_prefix("memory://") {
+        let (name, key) = rest.split_once('/').unwrap_or((rest, ""));
+        let spec = StorageSpec { url: format!("memory://{name}"), options: Default::default() };
+        (Storage::open(&spec, base_dir)?, key.to_string())
+    } else {
+        let raw = trimmed.strip_prefix("file://").unwrap_or(trimmed);
+        let path = std::path::absolute(raw).map_err(|e| CheckpointError::NotFound(format!("`{location}`: {e}")))?;
+        let spec = StorageSpec { url: "/".into(), options: Default::default() };
+        (Storage::open(&spec, FsPath::new("/"))?, path.to_string_lossy().trim_start_matches('/').to_string())
+    };
+    let path = format!("{dir}/{METADATA_FILE}");
+    let bytes = match storage.get(&path).await {
+        Ok(b) => b,
+        Err(super::StorageError::NotFound { .. }) => {
+            return Err(CheckpointError::NotFound(format!(
+                "no checkpoint at `{location}`: `{METADATA_FILE}` is missing (a checkpoint without it never completed)"
+            )));
+        }
+        Err(e) => return Err(e.into()),
+    };
+    let metadata = Metadata::parse(&bytes, &format!("{location}/{METADATA_FILE}"))?;
+    Ok(Found { storage, dir, metadata })
+}

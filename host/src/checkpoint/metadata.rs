@@ -1,0 +1,154 @@
+//! The metadata file of a checkpoint: written last, it is what makes a
+//! checkpoint exist. Holds what a restore needs and what the API shows.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+/// Name of the metadata file inside a checkpoint directory.
+pub const METADATA_FILE: &str = "_metadata";
+/// The `format` field of every metadata file.
+pub const FORMAT: &str = "cairn-checkpoint";
+/// The metadata layout version this host writes and reads.
+pub const VERSION: u32 = 1;
+
+/// What kind of snapshot this is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Kind {
+    /// A checkpoint, in the job's checkpoint area.
+    Checkpoint,
+    /// A savepoint, self-contained, in the savepoint area.
+    Savepoint,
+}
+
+/// What started the snapshot.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Trigger {
+    /// The periodic timer.
+    Periodic,
+    /// Bounded input ended: the last snapshot, which commits the sinks' tail.
+    Final,
+    /// Asked for by a user.
+    Manual,
+}
+
+/// One operator subtask's state file.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub struct StateHandle {
+    /// The file, relative to the directory holding the metadata file.
+    pub file: String,
+    /// SHA-256 of the file's bytes, hex.
+    pub sha256: String,
+    /// Size in bytes.
+    pub size: u64,
+    /// Encoding name declared by the operator.
+    pub format: String,
+    /// State schema version declared by the operator.
+    pub version: u32,
+}
+
+/// One operator in a checkpoint.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub struct OperatorState {
+    /// SHA-256 of the component that wrote the state.
+    pub component_digest: String,
+    /// Subtasks when the checkpoint was taken.
+    pub parallelism: usize,
+    /// State per subtask, by subtask index.
+    pub subtasks: Vec<StateHandle>,
+}
+
+impl OperatorState {
+    /// Whether any subtask holds state (a stateless operator's snapshots are empty).
+    pub fn is_stateful(&self) -> bool {
+        self.subtasks.iter().any(|s| s.size > 0)
+    }
+}
+
+/// The checkpoint metadata file.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub struct Metadata {
+    /// Always [`FORMAT`].
+    pub format: String,
+    /// Layout version, [`VERSION`].
+    pub version: u32,
+    /// The pipeline's name.
+    pub pipeline: String,
+    /// The run that took it.
+    pub run_id: String,
+    /// Checkpoint id, increasing across the runs of a pipeline.
+    pub id: u64,
+    /// Checkpoint or savepoint.
+    pub kind: Kind,
+    /// What started it.
+    pub trigger: Trigger,
+    /// When it was triggered, RFC 3339.
+    pub triggered_at: String,
+    /// Trigger to completion, ms.
+    pub duration_ms: u64,
+    /// Total state bytes referenced.
+    pub state_size: u64,
+    /// Bytes uploaded for this checkpoint (unchanged state is not uploaded again).
+    pub uploaded_size: u64,
+    /// Source positions by source id.
+    pub sources: BTreeMap<String, serde_json::Value>,
+    /// Operator state by operator id.
+    pub operators: BTreeMap<String, OperatorState>,
+    /// Sink state (committed output, pending parts) by sink id.
+    pub sinks: BTreeMap<String, serde_json::Value>,
+}
+
+/// Why a metadata file was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum MetadataError {
+    /// Not JSON of the right shape.
+    #[error("`{path}` is not a Cairn checkpoint metadata file: {message}")]
+    Malformed {
+        /// Where it was read from.
+        path: String,
+        /// The parser's message.
+        message: String,
+    },
+    /// A version this host cannot read.
+    #[error("`{path}` has metadata version {found}; this host reads version {VERSION}")]
+    UnknownVersion {
+        /// Where it was read from.
+        path: String,
+        /// The version found.
+        found: u32,
+    },
+}
+
+impl Metadata {
+    /// Parses and checks a metadata file read from `path` (named in errors).
+    pub fn parse(bytes: &[u8], path: &str) -> Result<Metadata, MetadataError> {
+        let malformed = |message: String| MetadataError::Malformed { path: path.into(), message };
+        // Look at the version first, so a newer layout gets the right message.
+        let head: serde_json::Value = serde_json::from_slice(bytes).map_err(|e| malformed(e.to_string()))?;
+        if head.get("format").and_then(|f| f.as_str()) != Some(FORMAT) {
+            return Err(malformed(format!("`format` is not `{FORMAT}`")));
+        }
+        match head.get("version").and_then(|v| v.as_u64()) {
+            Some(v) if v == VERSION as u64 => {}
+            Some(v) => return Err(MetadataError::UnknownVersion { path: path.into(), found: v.min(u32::MAX as u64) as u32 }),
+            None => return Err(malformed("no `version`".into())),
+        }
+        let meta: Metadata = serde_json::from_value(head).map_err(|e| malformed(e.to_string()))?;
+        for (id, op) in &meta.operators {
+            if op.subtasks.len() != op.parallelism {
+                return Err(malformed(format!("operator `{id}` lists {} subtasks for parallelism {}", op.subtasks.len(), op.parallelism)));
+            }
+        }
+        Ok(meta)
+    }
+
+    /// The JSON text of the file.
+    pub fn to_bytes(&self) -> Vec<u8> {
+        serde_json::to_vec_pretty(self).expect("metadata serializes")
+    }
+}

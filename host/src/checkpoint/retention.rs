@@ -1,0 +1,81 @@
+//! Retention and garbage collection: keep this run's newest N checkpoints,
+//! delete the rest, the leftovers of checkpoints that never completed, and
+//! state files no kept checkpoint references. Runs in the background; it only
+//! holds the pin lock for one deletion at a time, so it never blocks a checkpoint.
+
+use std::collections::BTreeSet;
+
+use super::metadata::METADATA_FILE;
+use super::pins::is_pinned;
+use super::storage::join_relative;
+use super::{CheckpointError, Pins, Storage, catalog, layout};
+
+/// What a retention pass removed.
+#[derive(Debug, Default)]
+pub struct Report {
+    /// Checkpoint directories deleted (old or incomplete).
+    pub checkpoints_deleted: Vec<String>,
+    /// Unreferenced state files deleted.
+    pub state_files_deleted: usize,
+}
+
+/// Keeps the newest `retain` completed checkpoints of run `run_id` (other runs'
+/// checkpoints are never touched: a run restored from one must not delete it),
+/// removes incomplete checkpoint directories (`keep_dirs` excepted: in flight) and
+/// unreferenced, unpinned state files.
+pub async fn run(
+    storage: &Storage,
+    pins: &Pins,
+    pipeline: &str,
+    run_id: &str,
+    retain: usize,
+    keep_dirs: &BTreeSet<String>,
+) -> Result<Report, CheckpointError> {
+    let listing = catalog::list(storage, pipeline).await?;
+    let mut report = Report::default();
+    let ours: Vec<&(String, super::Metadata)> = listing.completed.iter().filter(|(_, m)| m.run_id == run_id).collect();
+    let expired: BTreeSet<String> = ours.iter().rev().skip(retain).map(|(d, _)| d.clone()).collect();
+    for dir in &expired {
+        // Metadata first: a half-deleted checkpoint must not look complete.
+        storage.delete(&format!("{dir}/{METADATA_FILE}")).await?;
+        storage.delete_all(dir).await?;
+        tracing::info!(event = "deleted", dir = %dir, "checkpoint deleted by retention");
+        report.checkpoints_deleted.push(dir.clone());
+    }
+    for dir in listing.incomplete.iter().filter(|d| !keep_dirs.contains(*d)) {
+        storage.delete_all(dir).await?;
+        tracing::info!(event = "deleted", dir = %dir, "incomplete checkpoint removed");
+        report.checkpoints_deleted.push(dir.clone());
+    }
+
+    let mut referenced = BTreeSet::new();
+    for (dir, meta) in listing.completed.iter().filter(|(d, _)| !expired.contains(d)) {
+        for op in meta.operators.values() {
+            for h in &op.subtasks {
+                if let Some(p) = join_relative(dir, &h.file) {
+                    referenced.insert(p);
+                }
+            }
+        }
+    }
+    // Checkpoints that could not be read may still be someone's: keep what they might reference.
+    if !listing.unreadable.is_empty() {
+        return Ok(report);
+    }
+    for file in storage.list(&layout::state_dir(pipeline)).await? {
+        if referenced.contains(&file.path) {
+            continue;
+        }
+        let sha = file.path.rsplit('/').next().unwrap_or_default().to_string();
+        let pinned = pins.lock().await;
+        if !is_pinned(&pinned, &sha) {
+            storage.delete(&file.path).await?;
+            report.state_files_deleted += 1;
+        }
+        drop(pinned);
+    }
+    if report.state_files_deleted > 0 {
+        tracing::info!(event = "deleted", files = report.state_files_deleted, "unreferenced state files removed");
+    }
+    Ok(report)
+}

@@ -1,0 +1,75 @@
+//! One test per guest operator, named after it (see `assert_guest_has_test!`).
+
+use cairn_tests::{operators, run_in_process, write_pipeline};
+
+pub(crate) use crate::bad_input::{faulty, misfit};
+
+/// Runs `source lines (JSON) -> operator -> file sink` and returns the output lines in order.
+fn run_one(component: &str, config: &str, events: &[&str]) -> Vec<String> {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("in.jsonl"), events.join("\n")).unwrap();
+    let yaml = format!(
+        "name: one
+sources:
+  - id: src
+    type: json-placeholder
+operators:
+  - id: op
+    component: {component}
+    input: src
+    config: {config}
+sinks:
+  - id: out
+    type: file
+    input: op
+    path: out.txt
+"
+    )
+    .replace("type: json-placeholder", "type: file\n    path: in.jsonl\n    format: json");
+    run_in_process(&write_pipeline(dir.path(), &yaml)).unwrap();
+    std::fs::read_to_string(dir.path().join("out.txt")).unwrap().lines().map(str::to_string).collect()
+}
+
+#[test]
+pub(crate) fn tokenize() {
+    let out = run_one(operators::TOKENIZE, "null", &[r#"{"value": "Hello, World! hello-again 42", "ts": 1}"#]);
+    assert_eq!(out, ["hello\thello", "world\tworld", "hello\thello", "again\tagain", "42\t42"]);
+}
+
+#[test]
+pub(crate) fn count() {
+    let events = [
+        r#"{"key": "a", "value": "x", "ts": 1}"#,
+        r#"{"key": "b", "value": "x", "ts": 2}"#,
+        r#"{"key": "a", "value": "x", "ts": 3}"#,
+        r#"{"value": "no key", "ts": 4}"#,
+    ];
+    assert_eq!(run_one(operators::COUNT, "null", &events), ["a\t1", "b\t1", "a\t2", "\t1"]);
+}
+
+#[test]
+pub(crate) fn filter() {
+    let events = [r#"{"value": "red apple", "ts": 1}"#, r#"{"value": "green pear", "ts": 2}"#, r#"{"value": "apple pie", "ts": 3}"#];
+    assert_eq!(run_one(operators::FILTER, "{ contains: apple }", &events), ["red apple", "apple pie"]);
+    assert_eq!(run_one(operators::FILTER, "{ contains: apple, invert: true }", &events), ["green pear"]);
+}
+
+#[test]
+pub(crate) fn map() {
+    let events = [r#"{"key": "k", "value": "Mixed Case", "ts": 1}"#];
+    assert_eq!(run_one(operators::MAP, "{ op: uppercase }", &events), ["k\tMIXED CASE"]);
+    assert_eq!(run_one(operators::MAP, "{ op: lowercase }", &events), ["k\tmixed case"]);
+    assert_eq!(run_one(operators::MAP, "{ op: prefix, prefix: '> ' }", &events), ["k\t> Mixed Case"]);
+}
+
+#[test]
+pub(crate) fn window() {
+    let events = [
+        r#"{"key": "a", "value": 1, "ts": 100}"#,
+        r#"{"key": "a", "value": 2, "ts": 999}"#,
+        r#"{"key": "b", "value": 5, "ts": 500}"#,
+        r#"{"key": "a", "value": 10, "ts": 1000}"#,
+    ];
+    // Emitted in order of window start, then key; the last window at the final watermark.
+    assert_eq!(run_one(operators::WINDOW, "{ size: 1000 }", &events), ["a\t0,1000,3", "b\t0,1000,5", "a\t1000,2000,10"]);
+}

@@ -1,0 +1,17 @@
+//! End-to-end tests: real pipelines of real components on real files.
+//! One test binary, a module per area (see wasmtime's `tests/all`).
+
+mod bad_input;
+mod guests;
+mod wordcount;
+mod window;
+
+/// Every guest in `operators/guests` has a test named after it in [`guests`]:
+/// adding a guest without a test fails the build.
+macro_rules! assert_guest_has_test {
+    ($name:ident) => {
+        #[allow(unused_imports)]
+        use guests::$name as _;
+    };
+}
+cairn_tests::operators::for_each_operator!(assert_guest_has_test);
