@@ -69,15 +69,21 @@ pub fn run_pipeline_with(pipeline: &std::path::Path, ctl: Arc<JobControl>, opts:
     Ok(summary)
 }
 
-/// Entry point of the `host` binary.
-pub fn main() -> anyhow::Result<()> {
-    let cli = Cli::parse();
-    tracing_subscriber::fmt()
+/// Logs to stderr, filtered by `RUST_LOG` (default: info).
+pub fn init_logging() {
+    let _ = tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info,cranelift=warn,wasmtime=warn".into()),
         )
         .with_writer(std::io::stderr)
-        .init();
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .try_init();
+}
+
+/// Entry point of the `host` binary.
+pub fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    init_logging();
     match cli.command {
         Command::Run { pipeline, from, resume, allow_non_restored_state } => {
             let ctl = Arc::new(JobControl::default());

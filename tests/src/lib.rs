@@ -40,3 +40,45 @@ pub fn sorted_lines(path: &Path) -> Vec<String> {
     lines.sort();
     lines
 }
+
+/// Runs `host <args>` in the background, with its log on stderr captured to `log`.
+pub fn spawn_host(args: &[&str], log: &Path) -> std::process::Child {
+    let err = std::fs::File::create(log).expect("log file");
+    Command::new(host_bin())
+        .args(args)
+        .env("RUST_LOG", "info")
+        .stdout(std::process::Stdio::null())
+        .stderr(err)
+        .spawn()
+        .expect("spawn host")
+}
+
+/// Every completed checkpoint directory (holding `_metadata`) under `root`, sorted.
+pub fn checkpoint_dirs(root: &Path) -> Vec<PathBuf> {
+    let mut found = Vec::new();
+    let mut stack = vec![root.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        let Ok(entries) = std::fs::read_dir(&dir) else { continue };
+        for e in entries.flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                stack.push(p);
+            } else if p.file_name().is_some_and(|n| n == "_metadata") {
+                found.push(dir.clone());
+            }
+        }
+    }
+    found.sort();
+    found
+}
+
+/// A small deterministic random sequence for tests (seed printed by the caller).
+pub struct Rng(pub u64);
+
+impl Rng {
+    /// The next value in `0..n`.
+    pub fn below(&mut self, n: u64) -> u64 {
+        self.0 = self.0.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        (self.0 >> 33) % n.max(1)
+    }
+}

@@ -204,7 +204,7 @@ impl Coordinator {
                     Ok(()) => {
                         failures = 0;
                         final_done |= f.trigger == Trigger::Final;
-                        next_periodic = self.next_periodic(&f);
+                        next_periodic = if final_done { None } else { self.next_periodic(&f) };
                         continue;
                     }
                     Err(e) => (f, e.to_string()),
@@ -320,7 +320,7 @@ impl Coordinator {
         {
             let mut stats = self.stats.lock().expect("stats");
             stats.completed += 1;
-            stats.latest = Some(dir.clone());
+            stats.latest = Some(format!("{}/{dir}", self.storage.url()));
             stats.history.push(Record {
                 id: f.id,
                 trigger: f.trigger,
@@ -328,7 +328,7 @@ impl Coordinator {
                 reason: None,
                 size: state_size,
                 duration_ms: meta.duration_ms,
-                path: Some(dir),
+                path: Some(format!("{}/{dir}", self.storage.url())),
             });
         }
         self.collect_garbage(BTreeSet::new());

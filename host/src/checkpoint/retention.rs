@@ -58,6 +58,7 @@ pub async fn run(
             }
         }
     }
+    storage.prune_empty_dirs(&layout::checkpoints_dir(pipeline));
     // Checkpoints that could not be read may still be someone's: keep what they might reference.
     if !listing.unreadable.is_empty() {
         return Ok(report);

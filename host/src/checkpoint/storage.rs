@@ -78,6 +78,9 @@ pub struct Storage {
     store: Arc<dyn ObjectStore>,
     prefix: Path,
     url: String,
+    /// The directory of a `file://` store: object stores have no directories,
+    /// but a file system keeps empty ones after their objects are deleted.
+    local_root: Option<std::path::PathBuf>,
 }
 
 impl std::fmt::Debug for Storage {
@@ -99,7 +102,7 @@ impl Storage {
         if let Some(name) = raw.strip_prefix("memory://") {
             // One in-memory store per name, shared by every job of this process.
             let store = memory_stores().lock().expect("memory stores").entry(name.to_string()).or_default().clone();
-            return Ok(Storage { store, prefix: Path::default(), url: raw.into() });
+            return Ok(Storage { store, prefix: Path::default(), url: raw.into(), local_root: None });
         }
         if raw.starts_with("s3://") || raw.starts_with("s3a://") {
             let url = url::Url::parse(raw).map_err(|e| bad(e.to_string()))?;
@@ -114,7 +117,7 @@ impl Storage {
             }
             let store = builder.build().map_err(|e| bad(e.to_string()))?;
             let prefix = Path::from(url.path().trim_matches('/'));
-            return Ok(Storage { store: Arc::new(store), prefix, url: raw.into() });
+            return Ok(Storage { store: Arc::new(store), prefix, url: raw.into(), local_root: None });
         }
         let dir = match raw.strip_prefix("file://") {
             // `file:///abs` is absolute; `file://rel` is taken as a relative path.
@@ -128,9 +131,10 @@ impl Storage {
             return Err(bad("`options` only apply to s3:// storage".into()));
         }
         let dir = if dir.is_absolute() { dir } else { base_dir.join(dir) };
+        let dir = std::path::absolute(&dir).unwrap_or(dir);
         std::fs::create_dir_all(&dir).map_err(|e| bad(format!("cannot create directory {}: {e}", dir.display())))?;
-        let store = LocalFileSystem::new_with_prefix(&dir).map_err(|e| bad(e.to_string()))?;
-        Ok(Storage { store: Arc::new(store), prefix: Path::default(), url: format!("file://{}", dir.display()) })
+        let store = LocalFileSystem::new_with_prefix(&dir).map_err(|e| bad(e.to_string()))?.with_automatic_cleanup(true);
+        Ok(Storage { store: Arc::new(store), prefix: Path::default(), url: format!("file://{}", dir.display()), local_root: Some(dir) })
     }
 
     /// The URL, for messages.
@@ -213,6 +217,22 @@ impl Storage {
         match self.store.delete(&self.full(rel)).await {
             Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
             Err(e) => Err(self.backend("delete", rel, e)),
+        }
+    }
+
+    /// Removes empty directories left under `rel` on a `file://` store (a no-op elsewhere).
+    pub fn prune_empty_dirs(&self, rel: &str) {
+        fn prune(dir: &FsPath) -> bool {
+            let Ok(entries) = std::fs::read_dir(dir) else { return false };
+            let mut empty = true;
+            for e in entries.flatten() {
+                let p = e.path();
+                empty &= p.is_dir() && prune(&p) && std::fs::remove_dir(&p).is_ok();
+            }
+            empty
+        }
+        if let Some(root) = &self.local_root {
+            prune(&root.join(rel));
         }
     }
 

@@ -4,7 +4,7 @@ use std::fs::File;
 use std::io::{BufRead, BufReader, Seek};
 use std::path::{Path, PathBuf};
 
-use super::{ConnectorError, Source};
+use super::{ConnectorError, Pacer, Source};
 use crate::dataflow::batch::Batch;
 use crate::spec::{FileFormat, FileSourceSpec};
 
@@ -16,6 +16,7 @@ pub struct FileSource {
     line_no: u64,
     offset: u64,
     line: Vec<u8>,
+    pacer: Pacer,
 }
 
 impl FileSource {
@@ -28,7 +29,7 @@ impl FileSource {
             path: path.clone(),
             source,
         })?;
-        Ok(FileSource { spec: spec.clone(), path, reader: BufReader::with_capacity(1 << 20, file), line_no: 0, offset: 0, line: Vec::new() })
+        Ok(FileSource { spec: spec.clone(), path, reader: BufReader::with_capacity(1 << 20, file), line_no: 0, offset: 0, line: Vec::new(), pacer: Pacer::new(spec.rate) })
     }
 
     fn record_error(&self, message: String) -> ConnectorError {
@@ -83,10 +84,12 @@ impl Source for FileSource {
             source,
         })?;
         (self.offset, self.line_no) = (offset, line);
+        self.pacer.reset();
         Ok(())
     }
 
     fn next_batch(&mut self, max: usize) -> Result<Option<Batch>, ConnectorError> {
+        let max = self.pacer.admit(self.line_no, max);
         let mut out = Batch::with_capacity(max, max * 64);
         while out.len() < max {
             self.line.clear();

@@ -1,9 +1,8 @@
 //! `type: generator`: deterministic synthetic events for tests and benchmarks.
 
 use std::io::Write;
-use std::time::{Duration, Instant};
 
-use super::{ConnectorError, Source};
+use super::{ConnectorError, Pacer, Source};
 use crate::dataflow::batch::Batch;
 use crate::spec::GeneratorSpec;
 
@@ -12,14 +11,14 @@ pub struct Generator {
     spec: GeneratorSpec,
     next: u64,
     step_ms: i64,
-    started: Option<Instant>,
+    pacer: Pacer,
     key: Vec<u8>,
 }
 
 impl Generator {
     /// A generator from the beginning.
     pub fn new(spec: &GeneratorSpec) -> Generator {
-        Generator { spec: spec.clone(), next: 0, step_ms: spec.step.0.as_millis() as i64, started: None, key: Vec::new() }
+        Generator { spec: spec.clone(), next: 0, step_ms: spec.step.0.as_millis() as i64, pacer: Pacer::new(spec.rate), key: Vec::new() }
     }
 
     /// Index of the next event.
@@ -38,7 +37,7 @@ impl Source for Generator {
             id: self.spec.id.clone(),
             message: format!("cannot restore generator position {position}"),
         })?;
-        self.started = None;
+        self.pacer.reset();
         Ok(())
     }
 
@@ -48,14 +47,7 @@ impl Source for Generator {
         if n == 0 {
             return Ok(None);
         }
-        if let Some(rate) = self.spec.rate.filter(|&r| r > 0) {
-            let started = *self.started.get_or_insert_with(Instant::now);
-            n = n.min((rate / 100).max(1));
-            let due = started + Duration::from_secs_f64(self.next as f64 / rate as f64);
-            if let Some(wait) = due.checked_duration_since(Instant::now()) {
-                std::thread::sleep(wait);
-            }
-        }
+        n = self.pacer.admit(self.next, n as usize) as u64;
         let size = self.spec.value_size.0 as usize;
         let mut out = Batch::with_capacity(n as usize, n as usize * size);
         for i in self.next..self.next + n {

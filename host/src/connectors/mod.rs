@@ -38,6 +38,37 @@ pub enum ConnectorError {
     },
 }
 
+/// Holds a source to a rate (events per second), counting from its start or last seek.
+#[derive(Debug, Clone)]
+pub struct Pacer {
+    rate: Option<u64>,
+    started: Option<(std::time::Instant, u64)>,
+}
+
+impl Pacer {
+    /// A pacer for `rate` events/s (`None` or 0: unlimited).
+    pub fn new(rate: Option<u64>) -> Pacer {
+        Pacer { rate: rate.filter(|&r| r > 0), started: None }
+    }
+
+    /// Restarts the count (after a seek).
+    pub fn reset(&mut self) {
+        self.started = None;
+    }
+
+    /// How many of `want` events may be emitted now that `emitted` were; sleeps
+    /// until the first of them is due. Batches stay ~10 ms of events long.
+    pub fn admit(&mut self, emitted: u64, want: usize) -> usize {
+        let Some(rate) = self.rate else { return want };
+        let (t0, e0) = *self.started.get_or_insert((std::time::Instant::now(), emitted));
+        let due = t0 + std::time::Duration::from_secs_f64(emitted.saturating_sub(e0) as f64 / rate as f64);
+        if let Some(wait) = due.checked_duration_since(std::time::Instant::now()) {
+            std::thread::sleep(wait);
+        }
+        want.min((rate / 100).max(1) as usize)
+    }
+}
+
 /// A replayable source of events.
 pub trait Source: Send {
     /// Up to `max` next events; `None` when the input is exhausted.

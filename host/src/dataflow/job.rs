@@ -221,7 +221,14 @@ impl Job {
         let pins = Pins::default();
         let listing = rt.block_on(catalog::list(&storage, &spec.name))?;
         let first_id = listing.completed.iter().map(|(_, m)| m.id).max().unwrap_or(0).max(restore.from.as_ref().map_or(0, |f| f.1)) + 1;
-        rt.block_on(Coordinator::clean_up_at_start(&storage, &pins, &spec.name, &run_id, spec.checkpoints.retain))?;
+        if let Err(e) = rt.block_on(Coordinator::clean_up_at_start(&storage, &pins, &spec.name, &run_id, spec.checkpoints.retain)) {
+            tracing::warn!(error = %e, "cannot clean up what earlier runs left in storage; continuing");
+        }
+        for sink in &spec.sinks {
+            if let crate::spec::SinkSpec::Stdout(s) = sink {
+                tracing::info!(sink = %s.id, "stdout sink is at-least-once: after a restore it repeats what it printed since the checkpoint");
+            }
+        }
 
         let parallelism = |id: &str| -> usize {
             spec.operators.iter().find(|o| o.id == id).map_or(1, |o| o.parallelism)

@@ -175,16 +175,16 @@ pub struct SinkLink {
 pub fn run_sink(mut sink: Box<dyn Sink>, mut inputs: InputSet, link: SinkLink, ctl: Arc<JobControl>) -> Result<TaskStats, TaskError> {
     let mut stats = TaskStats::default();
     let mut final_barrier = None;
-    let commit = |sink: &mut Box<dyn Sink>| -> Result<Option<u64>, TaskError> {
-        let mut last = None;
+    let mut committed = None;
+    let commit = |sink: &mut Box<dyn Sink>, committed: &mut Option<u64>| -> Result<(), TaskError> {
         while let Ok(SinkCommand::Commit(id)) = link.commands.try_recv() {
             sink.commit(id)?;
-            last = Some(id);
+            *committed = Some(id);
         }
-        Ok(last)
+        Ok(())
     };
     loop {
-        commit(&mut sink)?;
+        commit(&mut sink, &mut committed)?;
         match inputs.next(Some(Instant::now() + POLL)) {
             Input::Data(batch) => {
                 let _span = tracing::trace_span!("batch", events = batch.len()).entered();
@@ -212,7 +212,8 @@ pub fn run_sink(mut sink: Box<dyn Sink>, mut inputs: InputSet, link: SinkLink, c
             if ctl.is_aborted() {
                 return Err(TaskError::Cancelled);
             }
-            if commit(&mut sink)?.is_some_and(|c| c >= id) {
+            commit(&mut sink, &mut committed)?;
+            if committed.is_some_and(|c| c >= id) {
                 break;
             }
             std::thread::sleep(Duration::from_millis(5));

@@ -248,6 +248,9 @@ pub struct FileSourceSpec {
     /// How late (in event time) an event may arrive behind the latest one seen.
     #[serde(default)]
     pub out_of_orderness: HumanDuration,
+    /// Lines per second to replay at; absent means as fast as possible.
+    #[serde(default)]
+    pub rate: Option<u64>,
 }
 
 fn default_key_field() -> String {

@@ -2,7 +2,9 @@
 //! One test binary, a module per area (see wasmtime's `tests/all`).
 
 mod bad_input;
+mod checkpoints;
 mod guests;
+mod s3;
 mod wordcount;
 mod window;
 

@@ -1,0 +1,70 @@
+//! The [`Operator`] trait: what an operator author implements.
+
+use serde::{Serialize, de::DeserializeOwned};
+
+use crate::{Events, Output};
+
+/// A stream operator. Implement this and name the type in
+/// [`export_operator!`](crate::export_operator); the SDK does the rest (config
+/// parsing, batch columns, state snapshots and restores).
+///
+/// The host keeps one instance per operator subtask. The operator value
+/// (`Self`) holds what is rebuilt from config; everything that must survive a
+/// restart goes in [`State`](Operator::State), which is passed to every call
+/// and snapshotted for you.
+pub trait Operator: Sized + 'static {
+    /// The operator's configuration, deserialized from the JSON text given to
+    /// `init` (`null` when pipeline.yaml has no `config` block). Use `()` for
+    /// an operator without configuration (it then rejects any config but
+    /// `null`), or `Option<T>` to accept a missing one.
+    type Config: DeserializeOwned;
+
+    /// The operator's durable state. Starts as `Default::default()`; snapshots
+    /// are its postcard encoding (format name `"postcard"`).
+    type State: Serialize + DeserializeOwned + Default;
+
+    /// Declared state schema version, written in every snapshot. Bump it when
+    /// `State` changes incompatibly, and implement [`migrate`](Operator::migrate).
+    const STATE_VERSION: u32 = 1;
+
+    /// Builds the operator from its configuration. An error fails the job
+    /// before any data flows.
+    fn init(config: Self::Config) -> Result<Self, String>;
+
+    /// Processes one batch: reads `input`, updates `state`, emits into `out`.
+    /// An error fails the subtask.
+    fn process(
+        &mut self,
+        state: &mut Self::State,
+        input: Events<'_>,
+        out: &mut Output,
+    ) -> Result<(), String>;
+
+    /// Event time has passed `ts`: no event with a timestamp at or before
+    /// `ts` will arrive any more (`i64::MAX` at the end of bounded input).
+    /// Window operators emit here. Does nothing by default.
+    fn on_watermark(
+        &mut self,
+        state: &mut Self::State,
+        ts: i64,
+        out: &mut Output,
+    ) -> Result<(), String> {
+        let _ = (state, ts, out);
+        Ok(())
+    }
+
+    /// Converts a snapshot written with another state schema version into
+    /// the current `State`. Called on restore when the snapshot's version is
+    /// not [`STATE_VERSION`](Operator::STATE_VERSION); `bytes` are that
+    /// version's postcard encoding (read them with
+    /// [`snapshot::decode_state`](crate::snapshot::decode_state) into the old
+    /// type). By default, fails naming both versions.
+    fn migrate(from_version: u32, bytes: &[u8]) -> Result<Self::State, String> {
+        let _ = bytes;
+        Err(format!(
+            "cannot restore state version {from_version}: this operator reads state version {} \
+             only (it implements no migration)",
+            Self::STATE_VERSION
+        ))
+    }
+}

@@ -1,0 +1,80 @@
+//! `faulty`: a test operator that fails on purpose, where and how its config says.
+//!
+//! Config: `{ fail-in: init | process | on-watermark | snapshot | restore,
+//! how: error | panic | divide-by-zero | unreachable }`. Until it fails it passes
+//! events through unchanged.
+
+use cairn_guest::{Events, Operator, Output, export_operator};
+use serde::Deserialize;
+
+#[derive(Deserialize, Clone, Copy, PartialEq, Eq)]
+#[serde(rename_all = "kebab-case")]
+enum Place {
+    Init,
+    Process,
+    OnWatermark,
+}
+
+#[derive(Deserialize, Clone, Copy)]
+#[serde(rename_all = "kebab-case")]
+enum How {
+    Error,
+    Panic,
+    DivideByZero,
+    Unreachable,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+struct Config {
+    fail_in: Place,
+    how: How,
+}
+
+struct Faulty {
+    config: Config,
+}
+
+/// Fails as configured; `Ok` never returns for the trapping kinds.
+fn fail(how: How, place: &str) -> Result<(), String> {
+    match how {
+        How::Error => Err(format!("asked to fail in {place}")),
+        How::Panic => panic!("asked to panic in {place}"),
+        How::DivideByZero => {
+            let zero = std::hint::black_box(0u32);
+            Err(format!("{}", 1 / zero))
+        }
+        How::Unreachable => std::process::abort(),
+    }
+}
+
+impl Operator for Faulty {
+    type Config = Config;
+    type State = ();
+
+    fn init(config: Config) -> Result<Self, String> {
+        if config.fail_in == Place::Init {
+            fail(config.how, "init")?;
+        }
+        Ok(Faulty { config })
+    }
+
+    fn process(&mut self, _state: &mut (), input: Events<'_>, out: &mut Output) -> Result<(), String> {
+        if self.config.fail_in == Place::Process {
+            fail(self.config.how, "process")?;
+        }
+        for e in input {
+            out.emit(e.key, e.value, e.timestamp);
+        }
+        Ok(())
+    }
+
+    fn on_watermark(&mut self, _state: &mut (), _ts: i64, _out: &mut Output) -> Result<(), String> {
+        if self.config.fail_in == Place::OnWatermark {
+            fail(self.config.how, "on-watermark")?;
+        }
+        Ok(())
+    }
+}
+
+export_operator!(Faulty);

@@ -1,0 +1,275 @@
+//! Checkpoints and restore: exactly-once by equivalence under SIGKILL,
+//! retention, and every bad checkpoint a user can hand the host.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use cairn_tests::{Rng, checkpoint_dirs, host, operators, sorted_lines, spawn_host, write_pipeline};
+
+const TEXT: &str = include_str!("../../../examples/wordcount/input.txt");
+
+/// tokenize -> count (keyed, parallelism 2) -> exactly-once file sink, with
+/// checkpoints every `interval`, replaying `rate` lines/s (0: unlimited).
+pub(crate) fn counting_pipeline(name: &str, storage: &str, interval: &str, rate: u64, extra: &str) -> String {
+    let rate = if rate > 0 { format!("\n    rate: {rate}") } else { String::new() };
+    format!(
+        "name: {name}
+sources:
+  - id: lines
+    type: file
+    path: input.txt{rate}
+operators:
+  - id: tokenize
+    component: {tokenize}
+    input: lines
+  - id: count
+    component: {count}
+    input: tokenize
+    key-by: true
+    parallelism: 2
+sinks:
+  - id: out
+    type: file
+    input: count
+    path: out/counts.txt
+batch:
+  size: 64
+  linger: 5ms
+checkpoints:
+  interval: {interval}
+{extra}storage:
+  url: {storage}
+",
+        tokenize = operators::TOKENIZE,
+        count = operators::COUNT,
+    )
+}
+
+/// A job directory with the input text repeated `times`.
+pub(crate) fn job_dir(times: usize) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("input.txt"), TEXT.repeat(times)).unwrap();
+    dir
+}
+
+fn run_ok(args: &[&str]) -> String {
+    let out = host(args);
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(out.status.success(), "host {args:?} failed:\n{stderr}");
+    stderr
+}
+
+fn run_err(args: &[&str]) -> String {
+    let out = host(args);
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(!out.status.success(), "host {args:?} should have failed:\n{stderr}");
+    stderr
+}
+
+/// The output of an uninterrupted run of the same pipeline on the same input.
+pub(crate) fn reference_output(times: usize) -> Vec<String> {
+    let dir = job_dir(times);
+    let p = write_pipeline(dir.path(), &counting_pipeline("reference", "storage", "1s", 0, ""));
+    run_ok(&["run", p.to_str().unwrap()]);
+    sorted_lines(&dir.path().join("out/counts.txt"))
+}
+
+/// Kills `host run --resume` with SIGKILL at random moments, then lets it finish;
+/// the committed output must equal the uninterrupted run's.
+pub(crate) fn kill_and_resume(pipeline: &Path, dir: &Path, kills: usize) -> Vec<String> {
+    let seed = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos() as u64;
+    let mut rng = Rng(seed);
+    let mut schedule = Vec::new();
+    for round in 0..kills {
+        let log = dir.join(format!("run-{round}.log"));
+        let mut child = spawn_host(&["run", pipeline.to_str().unwrap(), "--resume"], &log);
+        let wait = Duration::from_millis(400 + rng.below(1200));
+        schedule.push(wait);
+        std::thread::sleep(wait);
+        if child.try_wait().unwrap().is_some() {
+            panic!("run {round} ended before it was killed (seed {seed}); log:\n{}", std::fs::read_to_string(&log).unwrap());
+        }
+        child.kill().unwrap(); // SIGKILL
+        child.wait().unwrap();
+    }
+    eprintln!("killed after {schedule:?} (seed {seed})");
+    let log = run_ok(&["run", pipeline.to_str().unwrap(), "--resume"]);
+    assert!(log.contains("restoring from checkpoint"), "the last run did not restore:\n{log}");
+    sorted_lines(&dir.join("out/counts.txt"))
+}
+
+#[test]
+fn killed_and_resumed_runs_equal_an_uninterrupted_run() {
+    let times = 60;
+    let expected = reference_output(times);
+    let dir = job_dir(times);
+    // 1500 lines at 600 lines/s: each run would take 2.5 s.
+    let p = write_pipeline(dir.path(), &counting_pipeline("wc", "storage", "150ms", 600, ""));
+    let got = kill_and_resume(&p, dir.path(), 3);
+    assert_eq!(got.len(), expected.len(), "lost or duplicated records");
+    assert_eq!(got, expected);
+}
+
+fn finished_job(name: &str, extra: &str) -> (tempfile::TempDir, PathBuf, PathBuf) {
+    let dir = job_dir(4);
+    let p = write_pipeline(dir.path(), &counting_pipeline(name, "storage", "1h", 0, extra));
+    run_ok(&["run", p.to_str().unwrap()]);
+    let chk = checkpoint_dirs(&dir.path().join("storage")).pop().expect("the final checkpoint is kept");
+    (dir, p, chk)
+}
+
+#[test]
+fn restore_from_a_checkpoint_path_reproduces_the_state() {
+    let (dir, p, chk) = finished_job("again", "");
+    let first = std::fs::read_to_string(dir.path().join("out/counts.txt")).unwrap();
+    // Restoring from the final checkpoint: sources are at the end, nothing new is emitted,
+    // and the committed output is exactly what it was.
+    let log = run_ok(&["run", p.to_str().unwrap(), "--from", chk.to_str().unwrap()]);
+    assert!(log.contains("restoring from checkpoint"), "{log}");
+    assert_eq!(std::fs::read_to_string(dir.path().join("out/counts.txt")).unwrap(), first);
+    // And the checkpoint restored from is untouched.
+    assert!(chk.join("_metadata").exists());
+}
+
+#[test]
+fn corrupt_or_truncated_state_is_named() {
+    let (dir, p, chk) = finished_job("corrupt", "");
+    let state_dir = dir.path().join("storage/corrupt/state");
+    let mut files: Vec<_> = std::fs::read_dir(&state_dir).unwrap().flatten().map(|e| e.path()).collect();
+    files.retain(|f| std::fs::metadata(f).unwrap().len() > 0);
+    let victim = files.first().expect("a non-empty state file").clone();
+    let mut bytes = std::fs::read(&victim).unwrap();
+    bytes.truncate(bytes.len() / 2);
+    std::fs::write(&victim, bytes).unwrap();
+    let err = run_err(&["run", p.to_str().unwrap(), "--from", chk.to_str().unwrap()]);
+    let name = victim.file_name().unwrap().to_str().unwrap();
+    assert!(err.contains("is corrupt") && err.contains(name), "{err}");
+}
+
+#[test]
+fn metadata_of_another_pipeline_or_version_and_missing_checkpoints() {
+    let (dir, p, chk) = finished_job("owner", "");
+    let other = write_pipeline(&dir.path().join("out"), &std::fs::read_to_string(&p).unwrap().replace("name: owner", "name: thief"));
+    let err = run_err(&["run", other.to_str().unwrap(), "--from", chk.to_str().unwrap()]);
+    assert!(err.contains("belongs to pipeline `owner`, not `thief`"), "{err}");
+
+    let meta = chk.join("_metadata");
+    let text = std::fs::read_to_string(&meta).unwrap();
+    std::fs::write(&meta, text.replace("\"version\": 1,", "\"version\": 99,")).unwrap();
+    let err = run_err(&["run", p.to_str().unwrap(), "--from", chk.to_str().unwrap()]);
+    assert!(err.contains("metadata version 99"), "{err}");
+    std::fs::write(&meta, "{ not json").unwrap();
+    let err = run_err(&["run", p.to_str().unwrap(), "--from", meta.to_str().unwrap()]);
+    assert!(err.contains("not a Cairn checkpoint metadata file"), "{err}");
+
+    let empty = dir.path().join("empty");
+    std::fs::create_dir(&empty).unwrap();
+    let err = run_err(&["run", p.to_str().unwrap(), "--from", empty.to_str().unwrap()]);
+    assert!(err.contains("no checkpoint at") && err.contains("_metadata"), "{err}");
+}
+
+#[test]
+fn operators_must_match_the_checkpoint() {
+    let (_dir, p, chk) = finished_job("shape", "");
+    let yaml = std::fs::read_to_string(&p).unwrap();
+    let from = chk.to_str().unwrap();
+
+    std::fs::write(&p, yaml.replace("parallelism: 2", "parallelism: 3")).unwrap();
+    let err = run_err(&["run", p.to_str().unwrap(), "--from", from]);
+    assert!(err.contains("operator `count` has parallelism 3") && err.contains("taken at parallelism 2"), "{err}");
+
+    std::fs::write(&p, yaml.replace("id: count", "id: counter").replace("input: count", "input: counter")).unwrap();
+    let err = run_err(&["run", p.to_str().unwrap(), "--from", from]);
+    assert!(err.contains("state for operator `count`, which the pipeline no longer has"), "{err}");
+    assert!(err.contains("--allow-non-restored-state"), "{err}");
+    run_ok(&["run", p.to_str().unwrap(), "--from", from, "--allow-non-restored-state"]);
+}
+
+#[test]
+fn unreachable_storage_fails_fast_naming_the_url() {
+    let dir = job_dir(1);
+    let storage = "s3://cairn-test/x\n  options:\n    endpoint: http://127.0.0.1:9\n    allow-http: \"true\"\n    region: us-east-1\n    access-key-id: a\n    secret-access-key: b";
+    let p = write_pipeline(dir.path(), &counting_pipeline("nowhere", storage, "1s", 0, ""));
+    let started = std::time::Instant::now();
+    let err = run_err(&["run", p.to_str().unwrap()]);
+    assert!(err.contains("s3://cairn-test/x"), "{err}");
+    assert!(started.elapsed() < Duration::from_secs(60));
+    assert!(!dir.path().join("out/counts.txt").exists(), "nothing may run when storage is unreachable");
+}
+
+#[test]
+fn retention_keeps_exactly_n_and_no_orphans_and_skips_incomplete_directories() {
+    let dir = job_dir(20);
+    let p = write_pipeline(dir.path(), &counting_pipeline("keep", "storage", "50ms", 500, "  retain: 2\n"));
+    // Garbage of a crashed run: a checkpoint directory without metadata, and an orphan state file.
+    let junk = dir.path().join("storage/keep/checkpoints/run-0-dead/chk-999999");
+    std::fs::create_dir_all(&junk).unwrap();
+    std::fs::write(junk.join("partial"), "x").unwrap();
+    std::fs::create_dir_all(dir.path().join("storage/keep/state")).unwrap();
+    std::fs::write(dir.path().join("storage/keep/state/deadbeef"), "orphan").unwrap();
+
+    let log = run_ok(&["run", p.to_str().unwrap(), "--resume"]);
+    assert!(log.contains("no completed checkpoint"), "the junk directory must not count as a checkpoint:\n{log}");
+    assert!(!junk.exists(), "incomplete checkpoint directory left behind");
+    let kept = checkpoint_dirs(&dir.path().join("storage"));
+    assert_eq!(kept.len(), 2, "retain: 2 but kept {kept:?}");
+    let completed = log.matches("checkpoint completed").count();
+    assert!(completed >= 4, "too few checkpoints to test retention ({completed}):\n{log}");
+
+    // Every state file is referenced by a kept checkpoint.
+    let mut referenced = std::collections::BTreeSet::new();
+    for chk in &kept {
+        let meta: serde_json::Value = serde_json::from_slice(&std::fs::read(chk.join("_metadata")).unwrap()).unwrap();
+        for op in meta["operators"].as_object().unwrap().values() {
+            for s in op["subtasks"].as_array().unwrap() {
+                referenced.insert(s["sha256"].as_str().unwrap().to_string());
+            }
+        }
+    }
+    let stored: std::collections::BTreeSet<String> = std::fs::read_dir(dir.path().join("storage/keep/state"))
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(stored, referenced, "orphan or missing state files");
+}
+
+#[test]
+fn storage_failing_during_checkpoints_is_tolerated_and_recovers() {
+    let times = 30;
+    let expected = reference_output(times);
+    let dir = job_dir(times);
+    let p = write_pipeline(dir.path(), &counting_pipeline("flaky", "storage", "100ms", 1000, "  tolerable-failures: 1000\n"));
+    let log_path = dir.path().join("run.log");
+    let mut child = spawn_host(&["run", p.to_str().unwrap()], &log_path);
+    // Break storage for a while: the state area becomes a plain file, so uploads fail.
+    let state = dir.path().join("storage/flaky/state");
+    let waited = std::time::Instant::now();
+    while !state.is_dir() {
+        assert!(waited.elapsed() < Duration::from_secs(20), "no checkpoint was taken");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let aside = dir.path().join("state-aside");
+    std::fs::rename(&state, &aside).unwrap();
+    std::fs::write(&state, "not a directory").unwrap();
+    std::thread::sleep(Duration::from_millis(500));
+    std::fs::remove_file(&state).unwrap();
+    std::fs::rename(&aside, &state).unwrap();
+    let status = child.wait().unwrap();
+    let log = std::fs::read_to_string(&log_path).unwrap();
+    assert!(status.success(), "{log}");
+    assert!(log.contains("checkpoint failed"), "no checkpoint failed while storage was broken:\n{log}");
+    let last_failed = log.rfind("checkpoint failed").unwrap();
+    assert!(log[last_failed..].contains("checkpoint completed"), "no checkpoint completed after storage recovered:\n{log}");
+    assert_eq!(sorted_lines(&dir.path().join("out/counts.txt")), expected);
+}
+
+#[test]
+fn too_many_failed_checkpoints_fail_the_job() {
+    let dir = job_dir(30);
+    let p = write_pipeline(dir.path(), &counting_pipeline("doomed", "storage", "100ms", 1000, "  tolerable-failures: 1\n"));
+    std::fs::create_dir_all(dir.path().join("storage/doomed")).unwrap();
+    std::fs::write(dir.path().join("storage/doomed/state"), "not a directory").unwrap();
+    let err = run_err(&["run", p.to_str().unwrap()]);
+    assert!(err.contains("exceed `tolerable-failures: 1`"), "{err}");
+}
