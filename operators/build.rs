@@ -22,6 +22,7 @@ fn main() {
     let mut cmd = Command::new(cargo);
     cmd.args(["build", "--release", "--target", "wasm32-wasip2", "--manifest-path"])
         .arg(guests.join("Cargo.toml"))
+        .current_dir(&guests) // so the guests' .cargo/config.toml applies
         .env("CARGO_TARGET_DIR", &target_dir);
     // The outer build's settings must not leak into the guests' build.
     for var in ["CARGO_ENCODED_RUSTFLAGS", "RUSTFLAGS", "CARGO_BUILD_RUSTFLAGS", "CARGO_MAKEFLAGS", "CARGO_PROFILE_RELEASE_DEBUG", "RUSTC_WORKSPACE_WRAPPER", "CARGO_BUILD_TARGET"] {
