@@ -7,7 +7,7 @@ use std::sync::Arc;
 fn main() -> anyhow::Result<()> {
     tracing_init();
     let pipeline = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/wordcount/pipeline.yaml");
-    let pipeline = std::path::absolute(&pipeline)?;
+    let pipeline = pipeline.canonicalize()?;
     eprintln!("running {} (components: {})", pipeline.display(), cairn_operators::COUNT);
     let summary = cairn_host::cli::run_pipeline(&pipeline, Arc::new(Default::default()))?;
     eprint!("{summary}");

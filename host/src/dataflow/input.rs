@@ -7,7 +7,7 @@
 //! handed to the task, which snapshots and forwards it, and the state returns
 //! to `Idle`. An input that ends counts as aligned.
 
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, RecvTimeoutError, Select};
 
@@ -36,8 +36,9 @@ pub enum Input {
 enum Alignment {
     /// No barrier in progress.
     Idle,
-    /// `barrier` arrived on the inputs marked in `arrived`; those are held.
-    Aligning { barrier: Barrier, arrived: Vec<bool> },
+    /// `barrier` arrived on the inputs marked in `arrived` (the first at
+    /// `since`); those are held.
+    Aligning { barrier: Barrier, arrived: Vec<bool>, since: Instant },
 }
 
 /// The merged inputs of a task.
@@ -49,6 +50,8 @@ pub struct InputSet {
     alignment: Alignment,
     /// Events received so far.
     pub events_in: u64,
+    /// Longest time an input was held waiting for a barrier on the others.
+    pub max_alignment: Duration,
 }
 
 impl InputSet {
@@ -62,6 +65,7 @@ impl InputSet {
             combined: i64::MIN,
             alignment: Alignment::Idle,
             events_in: 0,
+            max_alignment: Duration::ZERO,
         }
     }
 
@@ -160,7 +164,7 @@ impl InputSet {
             Alignment::Idle => {
                 let mut arrived = vec![false; self.receivers.len()];
                 arrived[input] = true;
-                self.alignment = Alignment::Aligning { barrier, arrived };
+                self.alignment = Alignment::Aligning { barrier, arrived, since: Instant::now() };
             }
             Alignment::Aligning { arrived, .. } => arrived[input] = true,
         }
@@ -168,9 +172,12 @@ impl InputSet {
     }
 
     fn check_aligned(&mut self) -> Option<Barrier> {
-        let Alignment::Aligning { barrier, arrived } = &self.alignment else { return None };
+        let Alignment::Aligning { barrier, arrived, since } = &self.alignment else { return None };
         if arrived.iter().zip(&self.ended).all(|(&a, &e)| a || e) {
             let b = *barrier;
+            let took = since.elapsed();
+            self.max_alignment = self.max_alignment.max(took);
+            tracing::trace!(event = "aligned", checkpoint = b.id, us = took.as_micros() as u64);
             self.alignment = Alignment::Idle;
             return Some(b);
         }

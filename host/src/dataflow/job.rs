@@ -109,6 +109,8 @@ pub struct NodeStats {
     pub events_out: u64,
     /// Time inside the operator or connector, summed over subtasks.
     pub busy: Duration,
+    /// Longest barrier alignment of any subtask.
+    pub max_alignment: Duration,
 }
 
 /// What a finished job did.
@@ -128,17 +130,22 @@ impl std::fmt::Display for JobSummary {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let how = if self.stopped { "stopped" } else { "finished" };
         writeln!(f, "job {how} in {:.3}s", self.elapsed.as_secs_f64())?;
-        writeln!(f, "{:<20} {:<8} {:>4} {:>12} {:>12} {:>10}", "node", "kind", "par", "events in", "events out", "busy (s)")?;
+        writeln!(
+            f,
+            "{:<20} {:<8} {:>4} {:>12} {:>12} {:>10} {:>10}",
+            "node", "kind", "par", "events in", "events out", "busy (s)", "align (ms)"
+        )?;
         for n in &self.nodes {
             writeln!(
                 f,
-                "{:<20} {:<8} {:>4} {:>12} {:>12} {:>10.3}",
+                "{:<20} {:<8} {:>4} {:>12} {:>12} {:>10.3} {:>10.1}",
                 n.id,
                 n.kind,
                 n.parallelism,
                 n.events_in,
                 n.events_out,
-                n.busy.as_secs_f64()
+                n.busy.as_secs_f64(),
+                n.max_alignment.as_secs_f64() * 1e3
             )?;
         }
         let c = &self.checkpoints;
@@ -399,6 +406,7 @@ impl Job {
                     n.events_in += s.events_in;
                     n.events_out += s.events_out;
                     n.busy += s.busy;
+                    n.max_alignment = n.max_alignment.max(s.max_alignment);
                 }
                 Err(TaskError::Job(e)) => {
                     failure.get_or_insert(e);

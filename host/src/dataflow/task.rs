@@ -26,6 +26,8 @@ pub struct TaskStats {
     pub events_out: u64,
     /// Time spent inside the operator (guest calls) or connector.
     pub busy: Duration,
+    /// Longest barrier alignment.
+    pub max_alignment: Duration,
 }
 
 /// What a source needs to take part in checkpoints.
@@ -158,6 +160,7 @@ pub fn run_operator(mut inst: OperatorInstance, mut inputs: InputSet, mut out: O
     }
     stats.events_in = inputs.events_in;
     stats.events_out = out.events_out;
+    stats.max_alignment = inputs.max_alignment;
     Ok(stats)
 }
 
@@ -221,5 +224,6 @@ pub fn run_sink(mut sink: Box<dyn Sink>, mut inputs: InputSet, link: SinkLink, c
     }
     sink.finish()?;
     stats.events_in = inputs.events_in;
+    stats.max_alignment = inputs.max_alignment;
     Ok(stats)
 }
