@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use cairn_host::connectors::{Generator, Source};
 use cairn_host::dataflow::batch::Batch;
-use cairn_host::runtime::Runtime;
+use cairn_host::runtime::{Limits, Runtime};
 use cairn_host::spec::{ByteSize, GeneratorSpec, HumanDuration};
 
 const BATCH_SIZES: [usize; 4] = [1, 64, 1024, 4096];
@@ -84,7 +84,7 @@ channel-capacity: 16
 fn main() {
     let runtime = Runtime::new().unwrap();
     let component = runtime.load("map", cairn_tests::operators::MAP.as_ref()).unwrap();
-    let mut instance = component.instantiate(0).unwrap();
+    let mut instance = component.instantiate(0, Limits::default()).unwrap();
     instance.init(r#"{"op": "uppercase"}"#).unwrap();
 
     println!("| batch | wasm map (events/s) | native map (events/s) | wasm / native | pipeline generator → wasm map → blackhole (events/s) |");

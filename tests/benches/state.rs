@@ -6,17 +6,19 @@
 use std::time::Instant;
 
 use cairn_host::dataflow::batch::Batch;
-use cairn_host::runtime::Runtime;
+use cairn_host::runtime::{Limits, Runtime};
 
 const MIB: u64 = 1 << 20;
 
 fn main() {
     let runtime = Runtime::new().unwrap();
     let component = runtime.load("blob", cairn_tests::operators::BLOB.as_ref()).unwrap();
+    // Room for a 1 GiB state plus its encoded copy.
+    let limits = Limits { memory: 4 << 30, max_snapshot: 2 << 30, ..Limits::default() };
     println!("| state | snapshot copy-out | restore into a fresh instance |");
     println!("| ---: | ---: | ---: |");
     for size in [MIB, 16 * MIB, 256 * MIB, 1024 * MIB] {
-        let mut inst = component.instantiate(0).unwrap();
+        let mut inst = component.instantiate(0, limits).unwrap();
         inst.init(&format!(r#"{{"size": {size}}}"#)).unwrap();
         inst.process(&Batch::empty()).unwrap(); // fills the blob
         let reps = (1024 * MIB / size).clamp(1, 32);
@@ -29,7 +31,7 @@ fn main() {
         let snap = snap.unwrap();
         let mut restore_secs = 0.0;
         for _ in 0..reps {
-            let mut fresh = component.instantiate(0).unwrap();
+            let mut fresh = component.instantiate(0, limits).unwrap();
             fresh.init(&format!(r#"{{"size": {size}}}"#)).unwrap();
             let t = Instant::now();
             fresh.restore(&snap).unwrap();
@@ -53,6 +55,7 @@ operators:
     component: {}
     input: gen
     config: {{ size: 100000000 }}
+    limits: {{ memory: 1GiB }}
 sinks:
   - id: sink
     type: blackhole

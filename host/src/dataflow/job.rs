@@ -21,7 +21,7 @@ use crate::checkpoint::{
     Uploader, catalog, layout, restore,
 };
 use crate::connectors::{self, ConnectorError};
-use crate::runtime::{OperatorComponent, OperatorInstance, Runtime, RuntimeError};
+use crate::runtime::{Limits, OperatorComponent, OperatorInstance, Runtime, RuntimeError};
 use crate::spec::Pipeline;
 
 /// Why a job failed.
@@ -306,7 +306,7 @@ impl Job {
             let snapshots = restore.operators.remove(&op.id);
             let instances = (0..op.parallelism)
                 .map(|s| {
-                    let mut inst: OperatorInstance = component.instantiate(s)?;
+                    let mut inst: OperatorInstance = component.instantiate(s, Limits::from(&op.limits))?;
                     inst.init(&config)?;
                     if let Some(snap) = snapshots.as_ref().and_then(|v| v.get(s)) {
                         inst.restore(snap)?;

@@ -4,7 +4,7 @@ use wasmtime::Store;
 
 use super::bindings::{Batch, OperatorWorld, StateInfo};
 use super::store::StoreData;
-use super::RuntimeError;
+use super::{Limits, RuntimeError};
 
 /// Most bytes of state moved per `snapshot-read` or `restore-write` call:
 /// state crosses the boundary in bounded pieces, whatever its size.
@@ -25,11 +25,20 @@ pub struct Snapshot {
 pub struct OperatorInstance {
     store: Store<StoreData>,
     world: OperatorWorld,
+    limits: Limits,
+    deadline: u64,
 }
 
 impl OperatorInstance {
-    pub(super) fn new(store: Store<StoreData>, world: OperatorWorld) -> Self {
-        OperatorInstance { store, world }
+    pub(super) fn new(store: Store<StoreData>, world: OperatorWorld, limits: Limits) -> Self {
+        let deadline = super::ticks(limits.call_timeout);
+        OperatorInstance { store, world, limits, deadline }
+    }
+
+    /// Arms the call timeout for the next call.
+    #[inline]
+    fn arm(&mut self) {
+        self.store.set_epoch_deadline(self.deadline);
     }
 
     /// Operator id.
@@ -43,12 +52,18 @@ impl OperatorInstance {
     }
 
     fn trap(&self, call: &'static str, e: wasmtime::Error) -> RuntimeError {
-        RuntimeError::Trap {
-            operator: self.operator().into(),
-            subtask: self.subtask(),
-            call,
-            message: describe_trap(&e),
-        }
+        let message = match e.downcast_ref::<wasmtime::Trap>() {
+            Some(wasmtime::Trap::Interrupt) => {
+                format!("ran longer than its call timeout of {:?} (limits.call-timeout)", self.limits.call_timeout)
+            }
+            _ if format!("{e:?}").contains("growing memory") => format!(
+                "tried to grow its memory beyond the limit of {} bytes (limits.memory): {}",
+                self.limits.memory,
+                describe_trap(&e)
+            ),
+            _ => describe_trap(&e),
+        };
+        RuntimeError::Trap { operator: self.operator().into(), subtask: self.subtask(), call, message }
     }
 
     fn guest(&self, call: &'static str, message: String) -> RuntimeError {
@@ -61,12 +76,14 @@ impl OperatorInstance {
 
     /// Calls `init` with the operator's config as JSON text.
     pub fn init(&mut self, config_json: &str) -> Result<(), RuntimeError> {
+        self.arm();
         let r = self.world.cairn_operator_operator().call_init(&mut self.store, config_json);
         r.map_err(|e| self.trap("init", e))?.map_err(|m| self.guest("init", m))
     }
 
     /// Calls `process` with one batch.
     pub fn process(&mut self, input: &Batch) -> Result<Batch, RuntimeError> {
+        self.arm();
         let r = self.world.cairn_operator_operator().call_process(&mut self.store, input);
         let out = r.map_err(|e| self.trap("process", e))?.map_err(|m| self.guest("process", m))?;
         check_batch(&out).map_err(|m| self.broke_contract("process", m))?;
@@ -75,6 +92,7 @@ impl OperatorInstance {
 
     /// Calls `on-watermark`.
     pub fn on_watermark(&mut self, ts: i64) -> Result<Batch, RuntimeError> {
+        self.arm();
         let r = self.world.cairn_operator_operator().call_on_watermark(&mut self.store, ts);
         let out = r.map_err(|e| self.trap("on-watermark", e))?.map_err(|m| self.guest("on-watermark", m))?;
         check_batch(&out).map_err(|m| self.broke_contract("on-watermark", m))?;
@@ -84,11 +102,19 @@ impl OperatorInstance {
     /// Copies the operator's state out through `snapshot` and `snapshot-read`.
     pub fn snapshot(&mut self) -> Result<Snapshot, RuntimeError> {
         let ops = self.world.cairn_operator_operator();
+        self.store.set_epoch_deadline(self.deadline);
         let info = ops.call_snapshot(&mut self.store);
         let info = info.map_err(|e| self.trap("snapshot", e))?.map_err(|m| self.guest("snapshot", m))?;
+        if info.size > self.limits.max_snapshot {
+            return Err(self.broke_contract(
+                "snapshot",
+                format!("announced a state of {} bytes, over the limit of {} bytes (limits.max-snapshot)", info.size, self.limits.max_snapshot),
+            ));
+        }
         let size = usize::try_from(info.size).map_err(|_| self.broke_contract("snapshot", "state too large".into()))?;
         let mut bytes = Vec::with_capacity(size);
         loop {
+            self.store.set_epoch_deadline(self.deadline);
             let chunk = ops.call_snapshot_read(&mut self.store, STATE_CHUNK).map_err(|e| self.trap("snapshot-read", e))?;
             if chunk.is_empty() {
                 break;
@@ -118,12 +144,15 @@ impl OperatorInstance {
             version: snapshot.version,
             size: snapshot.bytes.len() as u64,
         };
+        self.store.set_epoch_deadline(self.deadline);
         let r = ops.call_restore(&mut self.store, &info);
         r.map_err(|e| self.trap("restore", e))?.map_err(|m| self.guest("restore", m))?;
         for chunk in snapshot.bytes.chunks(STATE_CHUNK as usize) {
+            self.store.set_epoch_deadline(self.deadline);
             let r = ops.call_restore_write(&mut self.store, chunk);
             r.map_err(|e| self.trap("restore-write", e))?.map_err(|m| self.guest("restore-write", m))?;
         }
+        self.store.set_epoch_deadline(self.deadline);
         let r = ops.call_restore_finish(&mut self.store);
         r.map_err(|e| self.trap("restore-finish", e))?.map_err(|m| self.guest("restore-finish", m))
     }

@@ -80,6 +80,37 @@ pub enum RuntimeError {
     },
 }
 
+/// How often the engine's epoch advances: the granularity of call timeouts.
+pub const EPOCH_TICK: std::time::Duration = std::time::Duration::from_millis(10);
+
+/// What one instance may use.
+#[derive(Clone, Copy, Debug)]
+pub struct Limits {
+    /// Linear memory, bytes.
+    pub memory: usize,
+    /// Wall time per call.
+    pub call_timeout: std::time::Duration,
+    /// Largest snapshot, bytes.
+    pub max_snapshot: u64,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        let spec = crate::spec::LimitsSpec::default();
+        Limits::from(&spec)
+    }
+}
+
+impl From<&crate::spec::LimitsSpec> for Limits {
+    fn from(s: &crate::spec::LimitsSpec) -> Self {
+        Limits {
+            memory: usize::try_from(s.memory.0).unwrap_or(usize::MAX),
+            call_timeout: s.call_timeout.0,
+            max_snapshot: s.max_snapshot.0,
+        }
+    }
+}
+
 /// The host's wasmtime engine and linker, shared by every component of a run.
 #[derive(Clone)]
 pub struct Runtime {
@@ -93,7 +124,20 @@ impl Runtime {
         let mut config = Config::new();
         config.wasm_component_model(true);
         config.cranelift_opt_level(wasmtime::OptLevel::Speed);
+        // Call timeouts by epoch interruption (cheap on the hot path, unlike fuel).
+        config.epoch_interruption(true);
         let engine = Engine::new(&config).map_err(|e| anyhow::anyhow!("cannot create the wasmtime engine: {e}"))?;
+        let weak = engine.weak();
+        std::thread::Builder::new()
+            .name("cairn-epoch".into())
+            .spawn(move || {
+                while let Some(engine) = weak.upgrade() {
+                    engine.increment_epoch();
+                    drop(engine);
+                    std::thread::sleep(EPOCH_TICK);
+                }
+            })
+            .map_err(|e| anyhow::anyhow!("cannot start the epoch ticker: {e}"))?;
         let mut linker = Linker::<StoreData>::new(&engine);
         wasmtime_wasi::p2::add_to_linker_sync(&mut linker).map_err(|e| anyhow::anyhow!("cannot link WASI: {e}"))?;
         OperatorWorld::add_to_linker::<_, wasmtime::component::HasSelf<_>>(&mut linker, |s| s)
@@ -161,16 +205,24 @@ impl OperatorComponent {
         &self.path
     }
 
-    /// A fresh instance for subtask `subtask` (not yet initialised).
-    pub fn instantiate(&self, subtask: usize) -> Result<OperatorInstance, RuntimeError> {
+    /// A fresh instance for subtask `subtask` (not yet initialised), within `limits`.
+    pub fn instantiate(&self, subtask: usize, limits: Limits) -> Result<OperatorInstance, RuntimeError> {
         let tag = SubtaskTag { operator: self.operator.clone(), subtask };
-        let mut store = Store::new(self.pre.engine(), StoreData::new(tag));
+        let mut store = Store::new(self.pre.engine(), StoreData::new(tag, limits.memory));
+        store.limiter(|d| &mut d.limits);
+        store.epoch_deadline_trap();
+        store.set_epoch_deadline(ticks(limits.call_timeout));
         let world = self.pre.instantiate(&mut store).map_err(|e| RuntimeError::Trap {
             operator: self.operator.to_string(),
             subtask,
             call: "instantiate",
             message: format!("{e:?}"),
         })?;
-        Ok(OperatorInstance::new(store, world))
+        Ok(OperatorInstance::new(store, world, limits))
     }
+}
+
+/// Epoch ticks in `d` (at least one).
+pub(crate) fn ticks(d: std::time::Duration) -> u64 {
+    (d.as_millis() / EPOCH_TICK.as_millis()).max(1) as u64 + 1
 }

@@ -4,6 +4,7 @@
 use std::sync::Arc;
 
 use wasmtime::component::ResourceTable;
+use wasmtime::{StoreLimits, StoreLimitsBuilder};
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
 use super::stdio::LogStream;
@@ -21,6 +22,8 @@ pub struct SubtaskTag {
 pub struct StoreData {
     /// Identity, for the log import and guest output.
     pub tag: Arc<SubtaskTag>,
+    /// Memory limits, enforced by wasmtime through `Store::limiter`.
+    pub limits: StoreLimits,
     wasi: WasiCtx,
     table: ResourceTable,
 }
@@ -28,7 +31,7 @@ pub struct StoreData {
 impl StoreData {
     /// A store for `tag` with WASI granting nothing: no files, no environment, no
     /// network; stdout and stderr go to the log.
-    pub fn new(tag: SubtaskTag) -> Self {
+    pub fn new(tag: SubtaskTag, memory: usize) -> Self {
         let tag = Arc::new(tag);
         let mut wasi = WasiCtx::builder();
         wasi.stdout(LogStream::new(tag.clone(), "stdout"))
@@ -37,7 +40,10 @@ impl StoreData {
             .allow_tcp(false)
             .allow_udp(false);
         let wasi = wasi.build();
-        StoreData { tag, wasi, table: ResourceTable::new() }
+        // Growing memory beyond the limit traps (a clear error) instead of
+        // letting the guest's allocator fail in its own way.
+        let limits = StoreLimitsBuilder::new().memory_size(memory).instances(64).trap_on_grow_failure(true).build();
+        StoreData { tag, limits, wasi, table: ResourceTable::new() }
     }
 }
 

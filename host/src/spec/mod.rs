@@ -320,6 +320,40 @@ pub struct OperatorSpec {
     /// Handed to the operator's `init` as JSON text.
     #[serde(default)]
     pub config: Option<serde_json::Value>,
+    /// Sandbox limits of each instance.
+    #[serde(default)]
+    pub limits: LimitsSpec,
+}
+
+/// `limits:` what one operator instance may use.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub struct LimitsSpec {
+    /// Linear memory per instance; growing beyond it traps.
+    #[serde(default = "default_memory")]
+    pub memory: ByteSize,
+    /// Wall time one call (a batch, a watermark, a snapshot piece) may take.
+    #[serde(default = "default_call_timeout")]
+    pub call_timeout: HumanDuration,
+    /// Largest state a snapshot may announce.
+    #[serde(default = "default_max_snapshot")]
+    pub max_snapshot: ByteSize,
+}
+
+fn default_memory() -> ByteSize {
+    ByteSize(1 << 30)
+}
+fn default_call_timeout() -> HumanDuration {
+    HumanDuration(std::time::Duration::from_secs(30))
+}
+fn default_max_snapshot() -> ByteSize {
+    ByteSize(1 << 30)
+}
+
+impl Default for LimitsSpec {
+    fn default() -> Self {
+        LimitsSpec { memory: default_memory(), call_timeout: default_call_timeout(), max_snapshot: default_max_snapshot() }
+    }
 }
 
 fn default_parallelism() -> usize {

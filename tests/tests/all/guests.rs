@@ -92,6 +92,7 @@ operators:
     component: {}
     input: src
     config: {{ size: {GIB} }}
+    limits: {{ memory: 4GiB, max-snapshot: 2GiB }}
 sinks:
   - id: out
     type: file

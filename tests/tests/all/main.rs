@@ -5,6 +5,7 @@ mod bad_input;
 mod checkpoints;
 mod guests;
 mod s3;
+mod sandbox;
 mod stop;
 mod wordcount;
 mod window;

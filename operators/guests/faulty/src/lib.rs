@@ -1,8 +1,9 @@
 //! `faulty`: a test operator that fails on purpose, where and how its config says.
 //!
-//! Config: `{ fail-in: init | process | on-watermark | snapshot | restore,
-//! how: error | panic | divide-by-zero | unreachable }`. Until it fails it passes
-//! events through unchanged.
+//! Config: `{ fail-in: init | process | on-watermark, how: error | panic |
+//! divide-by-zero | unreachable | endless-loop | memory-bomb | flood }`. Until
+//! it fails it passes events through unchanged; `flood` emits a thousand
+//! events of 1 KiB for every event it gets.
 
 use cairn_guest::{Events, Operator, Output, export_operator};
 use serde::Deserialize;
@@ -22,6 +23,9 @@ enum How {
     Panic,
     DivideByZero,
     Unreachable,
+    EndlessLoop,
+    MemoryBomb,
+    Flood,
 }
 
 #[derive(Deserialize)]
@@ -45,6 +49,20 @@ fn fail(how: How, place: &str) -> Result<(), String> {
             Err(format!("{}", 1 / zero))
         }
         How::Unreachable => std::process::abort(),
+        How::EndlessLoop => {
+            let mut n = 0u64;
+            loop {
+                n = std::hint::black_box(n.wrapping_add(1));
+            }
+        }
+        How::MemoryBomb => {
+            let mut hoard: Vec<Vec<u8>> = Vec::new();
+            loop {
+                hoard.push(vec![1u8; 16 << 20]);
+                std::hint::black_box(&hoard);
+            }
+        }
+        How::Flood => Ok(()),
     }
 }
 
@@ -60,11 +78,18 @@ impl Operator for Faulty {
     }
 
     fn process(&mut self, _state: &mut (), input: Events<'_>, out: &mut Output) -> Result<(), String> {
-        if self.config.fail_in == Place::Process {
+        if self.config.fail_in == Place::Process && !matches!(self.config.how, How::Flood) {
             fail(self.config.how, "process")?;
         }
+        let flood = matches!(self.config.how, How::Flood);
         for e in input {
-            out.emit(e.key, e.value, e.timestamp);
+            if flood {
+                for _ in 0..1000 {
+                    out.emit(e.key, &[b'x'; 1024], e.timestamp);
+                }
+            } else {
+                out.emit(e.key, e.value, e.timestamp);
+            }
         }
         Ok(())
     }

@@ -1,0 +1,74 @@
+//! Hostile operators are contained: each failure names operator, subtask and
+//! cause, and the host process survives (these run in the test process).
+
+use cairn_tests::{operators, run_in_process, write_pipeline};
+
+/// Runs `lines -> faulty(config, limits) -> file sink` in this process; returns the error text.
+fn run_hostile(component: &str, config: &str, limits: &str) -> String {
+    run_hostile_on(component, config, limits, 3)
+}
+
+/// The same over `lines` input lines (one batch of up to 1024).
+fn run_hostile_on(component: &str, config: &str, limits: &str, lines: usize) -> String {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("in.txt"), "line\n".repeat(lines)).unwrap();
+    let yaml = format!(
+        "name: hostile
+sources:
+  - id: lines
+    type: file
+    path: in.txt
+operators:
+  - id: bad
+    component: {component}
+    input: lines
+    config: {config}
+    limits: {limits}
+sinks:
+  - id: out
+    type: file
+    input: bad
+    path: out.txt
+"
+    );
+    let started = std::time::Instant::now();
+    let err = run_in_process(&write_pipeline(dir.path(), &yaml)).expect_err("a hostile operator must fail the job");
+    assert!(started.elapsed() < std::time::Duration::from_secs(60), "containment took too long");
+    format!("{err:#}")
+}
+
+#[test]
+fn an_endless_loop_hits_the_call_timeout() {
+    let err = run_hostile(operators::FAULTY, "{ fail-in: process, how: endless-loop }", "{ call-timeout: 300ms }");
+    assert!(err.contains("operator `bad` subtask 0") && err.contains("`process`"), "{err}");
+    assert!(err.contains("call timeout of 300ms"), "{err}");
+    let err = run_hostile(operators::FAULTY, "{ fail-in: init, how: endless-loop }", "{ call-timeout: 300ms }");
+    assert!(err.contains("`init`") && err.contains("call timeout"), "{err}");
+}
+
+#[test]
+fn a_memory_bomb_hits_the_memory_limit() {
+    let err = run_hostile(operators::FAULTY, "{ fail-in: process, how: memory-bomb }", "{ memory: 64MiB }");
+    assert!(err.contains("operator `bad` subtask 0") && err.contains("limits.memory"), "{err}");
+}
+
+#[test]
+fn a_flood_of_output_is_contained_by_the_memory_limit() {
+    // 1000 lines in, a thousand 1 KiB events out for each: 1 GB from one call.
+    let err = run_hostile_on(operators::FAULTY, "{ fail-in: process, how: flood }", "{ memory: 32MiB }", 1000);
+    assert!(err.contains("operator `bad` subtask 0") && err.contains("limits.memory"), "{err}");
+}
+
+#[test]
+fn traps_name_their_cause() {
+    let err = run_hostile(operators::FAULTY, "{ fail-in: on-watermark, how: unreachable }", "{}");
+    assert!(err.contains("`on-watermark` trapped") && err.contains("unreachable"), "{err}");
+    let err = run_hostile(operators::FAULTY, "{ fail-in: process, how: panic }", "{}");
+    assert!(err.contains("`process` trapped"), "{err}");
+}
+
+#[test]
+fn a_snapshot_over_the_size_limit_fails_the_job() {
+    let err = run_hostile(operators::BLOB, "{ size: 4000000 }", "{ max-snapshot: 1MiB }");
+    assert!(err.contains("operator `bad` subtask 0") && err.contains("limits.max-snapshot"), "{err}");
+}
