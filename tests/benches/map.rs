@@ -84,7 +84,7 @@ channel-capacity: 16
 fn main() {
     let runtime = Runtime::new().unwrap();
     let component = runtime.load("map", cairn_tests::operators::MAP.as_ref()).unwrap();
-    let mut instance = component.instantiate(0, Limits::default()).unwrap();
+    let mut instance = component.instantiate(0, Limits::default(), &Default::default()).unwrap();
     instance.init(r#"{"op": "uppercase"}"#).unwrap();
 
     println!("| batch | wasm map (events/s) | native map (events/s) | wasm / native | pipeline generator → wasm map → blackhole (events/s) |");

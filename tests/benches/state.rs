@@ -18,7 +18,7 @@ fn main() {
     println!("| state | snapshot copy-out | restore into a fresh instance |");
     println!("| ---: | ---: | ---: |");
     for size in [MIB, 16 * MIB, 256 * MIB, 1024 * MIB] {
-        let mut inst = component.instantiate(0, limits).unwrap();
+        let mut inst = component.instantiate(0, limits, &Default::default()).unwrap();
         inst.init(&format!(r#"{{"size": {size}}}"#)).unwrap();
         inst.process(&Batch::empty()).unwrap(); // fills the blob
         let reps = (1024 * MIB / size).clamp(1, 32);
@@ -31,7 +31,7 @@ fn main() {
         let snap = snap.unwrap();
         let mut restore_secs = 0.0;
         for _ in 0..reps {
-            let mut fresh = component.instantiate(0, limits).unwrap();
+            let mut fresh = component.instantiate(0, limits, &Default::default()).unwrap();
             fresh.init(&format!(r#"{{"size": {size}}}"#)).unwrap();
             let t = Instant::now();
             fresh.restore(&snap).unwrap();

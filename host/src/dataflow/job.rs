@@ -21,7 +21,7 @@ use crate::checkpoint::{
     Uploader, catalog, layout, restore,
 };
 use crate::connectors::{self, ConnectorError};
-use crate::runtime::{Limits, OperatorComponent, OperatorInstance, Runtime, RuntimeError};
+use crate::runtime::{Grants, Limits, OperatorComponent, OperatorInstance, Runtime, RuntimeError};
 use crate::spec::Pipeline;
 
 /// Why a job failed.
@@ -304,9 +304,23 @@ impl Job {
             };
             let config = op.config.as_ref().map_or_else(|| "null".to_string(), |c| c.to_string());
             let snapshots = restore.operators.remove(&op.id);
+            let mut grants = Grants::default();
+            for name in &op.grants.env {
+                let value = std::env::var(name).map_err(|_| {
+                    JobError::Host(format!("operator `{}` is granted environment variable `{name}`, which is not set", op.id))
+                })?;
+                grants.env.push((name.clone(), value));
+            }
+            for d in &op.grants.dirs {
+                let host = pipeline.resolve(&d.host);
+                if !host.is_dir() {
+                    return Err(JobError::Host(format!("operator `{}` is granted directory {}, which does not exist", op.id, host.display())));
+                }
+                grants.dirs.push((host, d.guest.clone()));
+            }
             let instances = (0..op.parallelism)
                 .map(|s| {
-                    let mut inst: OperatorInstance = component.instantiate(s, Limits::from(&op.limits))?;
+                    let mut inst: OperatorInstance = component.instantiate(s, Limits::from(&op.limits), &grants)?;
                     inst.init(&config)?;
                     if let Some(snap) = snapshots.as_ref().and_then(|v| v.get(s)) {
                         inst.restore(snap)?;

@@ -16,7 +16,7 @@ use wasmtime::{Config, Engine, Store};
 
 pub use bindings::{Batch, Level, StateInfo};
 pub use instance::{check_batch, OperatorInstance, Snapshot, STATE_CHUNK};
-pub use store::{StoreData, SubtaskTag};
+pub use store::{Grants, StoreData, SubtaskTag};
 
 use bindings::{OperatorWorld, OperatorWorldPre};
 
@@ -205,10 +205,17 @@ impl OperatorComponent {
         &self.path
     }
 
-    /// A fresh instance for subtask `subtask` (not yet initialised), within `limits`.
-    pub fn instantiate(&self, subtask: usize, limits: Limits) -> Result<OperatorInstance, RuntimeError> {
+    /// A fresh instance for subtask `subtask` (not yet initialised), within
+    /// `limits`, granted only `grants`.
+    pub fn instantiate(&self, subtask: usize, limits: Limits, grants: &Grants) -> Result<OperatorInstance, RuntimeError> {
         let tag = SubtaskTag { operator: self.operator.clone(), subtask };
-        let mut store = Store::new(self.pre.engine(), StoreData::new(tag, limits.memory));
+        let data = StoreData::new(tag, limits.memory, grants).map_err(|message| RuntimeError::Trap {
+            operator: self.operator.to_string(),
+            subtask,
+            call: "instantiate",
+            message,
+        })?;
+        let mut store = Store::new(self.pre.engine(), data);
         store.limiter(|d| &mut d.limits);
         store.epoch_deadline_trap();
         store.set_epoch_deadline(ticks(limits.call_timeout));

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use wasmtime::component::ResourceTable;
 use wasmtime::{StoreLimits, StoreLimitsBuilder};
-use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
+use wasmtime_wasi::{FsPerms, WasiCtx, WasiCtxView, WasiView};
 
 use super::stdio::LogStream;
 
@@ -16,6 +16,15 @@ pub struct SubtaskTag {
     pub operator: Arc<str>,
     /// Subtask index, from 0.
     pub subtask: usize,
+}
+
+/// Capabilities granted to an operator's instances.
+#[derive(Clone, Debug, Default)]
+pub struct Grants {
+    /// Environment variables (name, value).
+    pub env: Vec<(String, String)>,
+    /// Read-only directories (host path, guest path).
+    pub dirs: Vec<(std::path::PathBuf, String)>,
 }
 
 /// The data of one subtask's store.
@@ -29,11 +38,18 @@ pub struct StoreData {
 }
 
 impl StoreData {
-    /// A store for `tag` with WASI granting nothing: no files, no environment, no
-    /// network; stdout and stderr go to the log.
-    pub fn new(tag: SubtaskTag, memory: usize) -> Self {
+    /// A store for `tag` with WASI granting only `grants`: no network ever, and
+    /// no files or environment beyond the grants; stdout and stderr go to the log.
+    pub fn new(tag: SubtaskTag, memory: usize, grants: &Grants) -> Result<Self, String> {
         let tag = Arc::new(tag);
         let mut wasi = WasiCtx::builder();
+        for (k, v) in &grants.env {
+            wasi.env(k, v);
+        }
+        for (host, guest) in &grants.dirs {
+            wasi.preopened_dir(host, guest, FsPerms::ReadOnly)
+                .map_err(|e| format!("cannot grant directory {} as `{guest}`: {e}", host.display()))?;
+        }
         wasi.stdout(LogStream::new(tag.clone(), "stdout"))
             .stderr(LogStream::new(tag.clone(), "stderr"))
             .allow_ip_name_lookup(false)
@@ -43,7 +59,7 @@ impl StoreData {
         // Growing memory beyond the limit traps (a clear error) instead of
         // letting the guest's allocator fail in its own way.
         let limits = StoreLimitsBuilder::new().memory_size(memory).instances(64).trap_on_grow_failure(true).build();
-        StoreData { tag, limits, wasi, table: ResourceTable::new() }
+        Ok(StoreData { tag, limits, wasi, table: ResourceTable::new() })
     }
 }
 

@@ -323,6 +323,31 @@ pub struct OperatorSpec {
     /// Sandbox limits of each instance.
     #[serde(default)]
     pub limits: LimitsSpec,
+    /// Capabilities granted to the operator; nothing by default.
+    #[serde(default)]
+    pub grants: GrantsSpec,
+}
+
+/// `grants:` what an operator may reach beyond its own memory.
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub struct GrantsSpec {
+    /// Environment variables, by name, passed with the host's values.
+    #[serde(default)]
+    pub env: Vec<String>,
+    /// Directories the operator may read.
+    #[serde(default)]
+    pub dirs: Vec<DirGrant>,
+}
+
+/// A read-only directory grant.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub struct DirGrant {
+    /// The directory on the host, relative to the pipeline file when relative.
+    pub host: PathBuf,
+    /// Where the operator sees it, e.g. `/data`.
+    pub guest: String,
 }
 
 /// `limits:` what one operator instance may use.

@@ -3,6 +3,7 @@
 use cairn_tests::{operators, run_in_process, write_pipeline};
 
 pub(crate) use crate::bad_input::{faulty, misfit};
+pub(crate) use crate::sandbox::probe_reaches_nothing_without_grants as probe;
 
 /// Runs `source lines (JSON) -> operator -> file sink` and returns the output lines in order.
 fn run_one(component: &str, config: &str, events: &[&str]) -> Vec<String> {

@@ -72,3 +72,55 @@ fn a_snapshot_over_the_size_limit_fails_the_job() {
     let err = run_hostile(operators::BLOB, "{ size: 4000000 }", "{ max-snapshot: 1MiB }");
     assert!(err.contains("operator `bad` subtask 0") && err.contains("limits.max-snapshot"), "{err}");
 }
+
+/// Runs the probe with `grants`; returns its report by key.
+fn probe(grants: &str) -> std::collections::BTreeMap<String, String> {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("in.txt"), "go\n").unwrap();
+    std::fs::create_dir(dir.path().join("shared")).unwrap();
+    std::fs::write(dir.path().join("shared/secret.txt"), "granted text").unwrap();
+    // A listener the probe must not reach even though it is there.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let yaml = format!(
+        "name: probe
+sources:
+  - id: lines
+    type: file
+    path: in.txt
+operators:
+  - id: probe
+    component: {}
+    input: lines
+    config: {{ file: /data/secret.txt, env: CAIRN_PROBE_SECRET, connect: '127.0.0.1:{port}' }}
+    grants: {grants}
+sinks:
+  - id: out
+    type: file
+    input: probe
+    path: out.txt
+",
+        operators::PROBE
+    );
+    // SAFETY: tests in this binary do not read this variable concurrently elsewhere.
+    unsafe { std::env::set_var("CAIRN_PROBE_SECRET", "sesame") };
+    run_in_process(&write_pipeline(dir.path(), &yaml)).unwrap();
+    let out = std::fs::read_to_string(dir.path().join("out.txt")).unwrap();
+    out.lines().filter_map(|l| l.split_once('\t')).map(|(k, v)| (k.to_string(), v.to_string())).collect()
+}
+
+#[test]
+pub(crate) fn probe_reaches_nothing_without_grants() {
+    let report = probe("{}");
+    for key in ["file", "env", "net"] {
+        assert!(report[key].starts_with("denied:"), "{key} was reachable without a grant: {report:?}");
+    }
+}
+
+#[test]
+fn probe_reaches_exactly_what_is_granted() {
+    let report = probe("{ env: [CAIRN_PROBE_SECRET], dirs: [{ host: shared, guest: /data }] }");
+    assert_eq!(report["file"], "ok:granted text", "{report:?}");
+    assert_eq!(report["env"], "ok:sesame", "{report:?}");
+    assert!(report["net"].starts_with("denied:"), "network is never granted: {report:?}");
+}
