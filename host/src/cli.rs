@@ -58,15 +58,58 @@ pub fn run_pipeline(pipeline: &std::path::Path, ctl: Arc<JobControl>) -> anyhow:
     run_pipeline_with(pipeline, ctl, &RunOptions::default())
 }
 
-/// Runs `pipeline` to the end with `opts` (restore from a checkpoint, …).
+/// Runs `pipeline` to the end with `opts` (restore from a checkpoint, …). A
+/// failure while the job runs restarts it in-process from its last completed
+/// checkpoint, as the pipeline's restart strategy allows; failures before any
+/// data flows (bad pipeline, bad component, `init` errors) are final.
 pub fn run_pipeline_with(pipeline: &std::path::Path, ctl: Arc<JobControl>, opts: &RunOptions) -> anyhow::Result<JobSummary> {
     let pipeline = Pipeline::load(pipeline)?;
     let runtime = Runtime::new()?;
     let io = io_runtime()?;
     let name = pipeline.spec.name.clone();
-    let job = Job::build(&pipeline, &runtime, ctl, opts, io.handle().clone()).context(format!("pipeline `{name}` cannot start"))?;
-    let summary = job.run().context(format!("pipeline `{name}` failed"))?;
-    Ok(summary)
+    let restart = &pipeline.spec.restart;
+    let mut opts = opts.clone();
+    let mut attempt = 0u32;
+    loop {
+        let job = Job::build(&pipeline, &runtime, ctl.next_attempt(), &opts, io.handle().clone())
+            .context(format!("pipeline `{name}` cannot start"))?;
+        let stats = job.checkpoint_stats();
+        let started = std::time::Instant::now();
+        let error = match job.run() {
+            Ok(mut summary) => {
+                summary.restarts = attempt;
+                return Ok(summary);
+            }
+            Err(e) => e,
+        };
+        let latest = stats.lock().expect("stats").latest.clone().or_else(|| opts.from.clone());
+        let kept = latest.as_deref().map_or_else(|| "no checkpoint completed".to_string(), |l| format!("last completed checkpoint: {l}"));
+        if started.elapsed() >= restart.reset_after.0 {
+            attempt = 0;
+        }
+        attempt += 1;
+        let Some(wait) = restart.backoff(attempt).filter(|_| !ctl.is_stopped()) else {
+            let why = match restart.strategy {
+                crate::spec::RestartStrategy::None => "restart strategy `none`".to_string(),
+                _ => format!("{} restart attempts used", attempt - 1),
+            };
+            return Err(anyhow::Error::new(error).context(format!("pipeline `{name}` failed for good ({why}); {kept}")));
+        };
+        tracing::warn!(
+            event = "restarting",
+            attempt,
+            of = restart.attempts,
+            wait_ms = wait.as_millis() as u64,
+            error = %error,
+            "task failed; restarting the job from its last completed checkpoint ({kept})"
+        );
+        std::thread::sleep(wait);
+        // Resume from this job's last completed checkpoint (or where it started from).
+        match latest {
+            Some(l) => (opts.from, opts.resume) = (Some(l), false),
+            None => {}
+        }
+    }
 }
 
 /// Logs to stderr, filtered by `RUST_LOG` (default: info).

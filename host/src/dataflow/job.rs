@@ -71,11 +71,17 @@ impl From<Disconnected> for TaskError {
 /// Shared switches of a running job.
 #[derive(Debug, Default)]
 pub struct JobControl {
-    stop: AtomicBool,
+    stop: Arc<AtomicBool>,
     abort: AtomicBool,
 }
 
 impl JobControl {
+    /// A control for a new attempt of the same job: shares the stop switch,
+    /// starts un-aborted.
+    pub fn next_attempt(&self) -> Arc<JobControl> {
+        Arc::new(JobControl { stop: self.stop.clone(), abort: AtomicBool::new(false) })
+    }
+
     /// Asks the sources to stop reading; the job then drains and ends (Ctrl-C).
     pub fn stop(&self) {
         self.stop.store(true, Ordering::SeqCst);
@@ -124,6 +130,8 @@ pub struct JobSummary {
     pub stopped: bool,
     /// Checkpoints of this run.
     pub checkpoints: CheckpointStats,
+    /// In-process restarts before this (successful) attempt.
+    pub restarts: u32,
 }
 
 impl std::fmt::Display for JobSummary {
@@ -147,6 +155,9 @@ impl std::fmt::Display for JobSummary {
                 n.busy.as_secs_f64(),
                 n.max_alignment.as_secs_f64() * 1e3
             )?;
+        }
+        if self.restarts > 0 {
+            writeln!(f, "restarts: {}", self.restarts)?;
         }
         let c = &self.checkpoints;
         writeln!(f, "checkpoints: {} completed, {} failed", c.completed, c.failed)?;
@@ -388,6 +399,11 @@ impl Job {
         Ok(Job { tasks, order, ctl, rt, coordinator, inbox, stats })
     }
 
+    /// The checkpoint statistics, readable while and after the job runs (also when it failed).
+    pub fn checkpoint_stats(&self) -> Arc<Mutex<CheckpointStats>> {
+        self.stats.clone()
+    }
+
     /// Runs every task to the end. Returns the first failure, if any.
     pub fn run(self) -> Result<JobSummary, JobError> {
         let started = Instant::now();
@@ -446,6 +462,6 @@ impl Job {
             })
             .collect();
         let checkpoints = self.stats.lock().expect("stats").clone();
-        Ok(JobSummary { nodes, elapsed: started.elapsed(), stopped: self.ctl.is_stopped(), checkpoints })
+        Ok(JobSummary { nodes, elapsed: started.elapsed(), stopped: self.ctl.is_stopped(), checkpoints, restarts: 0 })
     }
 }

@@ -70,6 +70,9 @@ pub struct PipelineSpec {
     /// Where checkpoints and savepoints are stored.
     #[serde(default)]
     pub storage: StorageSpec,
+    /// What to do when a task fails while the job runs.
+    #[serde(default)]
+    pub restart: RestartSpec,
     /// How often sources emit watermarks (at most).
     #[serde(default = "default_watermark_interval")]
     pub watermark_interval: HumanDuration,
@@ -146,6 +149,89 @@ impl Default for CheckpointSpec {
             min_pause: HumanDuration::default(),
             tolerable_failures: 0,
             retain: default_retain(),
+        }
+    }
+}
+
+/// Restart strategy.
+#[derive(Clone, Copy, Debug, Default, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "kebab-case")]
+pub enum RestartStrategy {
+    /// Fail the job at the first task failure.
+    None,
+    /// Wait `delay` between attempts.
+    FixedDelay,
+    /// Wait `initial-backoff`, doubling up to `max-backoff`.
+    #[default]
+    ExponentialDelay,
+}
+
+/// `restart:` in-process restarts from the last completed checkpoint.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub struct RestartSpec {
+    /// `none`, `fixed-delay` or `exponential-delay` (default).
+    #[serde(default)]
+    pub strategy: RestartStrategy,
+    /// Restarts before the job fails for good.
+    #[serde(default = "default_attempts")]
+    pub attempts: u32,
+    /// Wait between attempts (`fixed-delay`).
+    #[serde(default = "default_delay")]
+    pub delay: HumanDuration,
+    /// First wait (`exponential-delay`).
+    #[serde(default = "default_initial_backoff")]
+    pub initial_backoff: HumanDuration,
+    /// Longest wait (`exponential-delay`).
+    #[serde(default = "default_max_backoff")]
+    pub max_backoff: HumanDuration,
+    /// A run that lasted this long before failing resets the attempt count.
+    #[serde(default = "default_reset_after")]
+    pub reset_after: HumanDuration,
+}
+
+fn default_attempts() -> u32 {
+    3
+}
+fn default_delay() -> HumanDuration {
+    HumanDuration(std::time::Duration::from_secs(1))
+}
+fn default_initial_backoff() -> HumanDuration {
+    HumanDuration(std::time::Duration::from_millis(200))
+}
+fn default_max_backoff() -> HumanDuration {
+    HumanDuration(std::time::Duration::from_secs(10))
+}
+fn default_reset_after() -> HumanDuration {
+    HumanDuration(std::time::Duration::from_secs(60))
+}
+
+impl Default for RestartSpec {
+    fn default() -> Self {
+        RestartSpec {
+            strategy: RestartStrategy::default(),
+            attempts: default_attempts(),
+            delay: default_delay(),
+            initial_backoff: default_initial_backoff(),
+            max_backoff: default_max_backoff(),
+            reset_after: default_reset_after(),
+        }
+    }
+}
+
+impl RestartSpec {
+    /// The wait before restart number `attempt` (from 1), or `None` when restarts ran out.
+    pub fn backoff(&self, attempt: u32) -> Option<std::time::Duration> {
+        if attempt > self.attempts {
+            return None;
+        }
+        match self.strategy {
+            RestartStrategy::None => None,
+            RestartStrategy::FixedDelay => Some(self.delay.0),
+            RestartStrategy::ExponentialDelay => {
+                let factor = 2u32.saturating_pow(attempt.saturating_sub(1).min(30));
+                Some(self.initial_backoff.0.saturating_mul(factor).min(self.max_backoff.0))
+            }
         }
     }
 }

@@ -1,7 +1,8 @@
 //! `faulty`: a test operator that fails on purpose, where and how its config says.
 //!
 //! Config: `{ fail-in: init | process | on-watermark, how: error | panic |
-//! divide-by-zero | unreachable | endless-loop | memory-bomb | flood }`. Until
+//! divide-by-zero | unreachable | endless-loop | memory-bomb | flood,
+//! until: <ms since the epoch> }` (with `until`, it fails only before then). Until
 //! it fails it passes events through unchanged; `flood` emits a thousand
 //! events of 1 KiB for every event it gets.
 
@@ -33,6 +34,16 @@ enum How {
 struct Config {
     fail_in: Place,
     how: How,
+    /// Fail only before this wall-clock time (ms since the Unix epoch): a transient fault.
+    #[serde(default)]
+    until: Option<i64>,
+}
+
+impl Config {
+    fn failing_now(&self) -> bool {
+        let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64);
+        self.until.is_none_or(|until| now < until)
+    }
 }
 
 struct Faulty {
@@ -71,14 +82,14 @@ impl Operator for Faulty {
     type State = ();
 
     fn init(config: Config) -> Result<Self, String> {
-        if config.fail_in == Place::Init {
+        if config.fail_in == Place::Init && config.failing_now() {
             fail(config.how, "init")?;
         }
         Ok(Faulty { config })
     }
 
     fn process(&mut self, _state: &mut (), input: Events<'_>, out: &mut Output) -> Result<(), String> {
-        if self.config.fail_in == Place::Process && !matches!(self.config.how, How::Flood) {
+        if self.config.fail_in == Place::Process && !matches!(self.config.how, How::Flood) && self.config.failing_now() {
             fail(self.config.how, "process")?;
         }
         let flood = matches!(self.config.how, How::Flood);
@@ -95,7 +106,7 @@ impl Operator for Faulty {
     }
 
     fn on_watermark(&mut self, _state: &mut (), _ts: i64, _out: &mut Output) -> Result<(), String> {
-        if self.config.fail_in == Place::OnWatermark {
+        if self.config.fail_in == Place::OnWatermark && self.config.failing_now() {
             fail(self.config.how, "on-watermark")?;
         }
         Ok(())
