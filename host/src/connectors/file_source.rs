@@ -1,12 +1,12 @@
 //! `type: file`: lines or JSON lines from a file.
 
 use std::fs::File;
-use std::io::{BufRead, BufReader, Seek};
+use std::io::{BufRead, BufReader, Seek, Write};
 use std::path::{Path, PathBuf};
 
 use super::{ConnectorError, Pacer, Source};
 use crate::dataflow::batch::Batch;
-use crate::spec::{FileFormat, FileSourceSpec};
+use crate::spec::{FileFormat, FileSourceSpec, OnMalformed};
 
 /// Reads a file line by line.
 pub struct FileSource {
@@ -17,6 +17,8 @@ pub struct FileSource {
     offset: u64,
     line: Vec<u8>,
     pacer: Pacer,
+    dead_letter: Option<(PathBuf, std::io::BufWriter<File>)>,
+    malformed: u64,
 }
 
 impl FileSource {
@@ -29,7 +31,30 @@ impl FileSource {
             path: path.clone(),
             source,
         })?;
-        Ok(FileSource { spec: spec.clone(), path, reader: BufReader::with_capacity(1 << 20, file), line_no: 0, offset: 0, line: Vec::new(), pacer: Pacer::new(spec.rate) })
+        let dead_letter = match &spec.on_malformed {
+            OnMalformed::DeadLetter(p) => {
+                let p = if p.is_absolute() { p.clone() } else { base.join(p) };
+                let f = std::fs::OpenOptions::new().create(true).append(true).open(&p).map_err(|source| ConnectorError::Io {
+                    id: spec.id.clone(),
+                    what: "cannot open dead-letter file",
+                    path: p.clone(),
+                    source,
+                })?;
+                Some((p, std::io::BufWriter::new(f)))
+            }
+            _ => None,
+        };
+        Ok(FileSource {
+            spec: spec.clone(),
+            path,
+            reader: BufReader::with_capacity(1 << 20, file),
+            line_no: 0,
+            offset: 0,
+            line: Vec::new(),
+            pacer: Pacer::new(spec.rate),
+            dead_letter,
+            malformed: 0,
+        })
     }
 
     fn record_error(&self, message: String) -> ConnectorError {
@@ -60,7 +85,32 @@ impl FileSource {
     }
 }
 
+impl FileSource {
+    /// Applies the `on-malformed` policy to a record that could not be read.
+    fn malformed(&mut self, error: ConnectorError, line: &[u8]) -> Result<(), ConnectorError> {
+        if self.spec.on_malformed == OnMalformed::Fail {
+            return Err(error);
+        }
+        self.malformed += 1;
+        if let Some((path, out)) = &mut self.dead_letter {
+            let record = serde_json::json!({
+                "source": self.spec.id,
+                "line": self.line_no,
+                "reason": error.to_string(),
+                "record": String::from_utf8_lossy(line),
+            });
+            let written = serde_json::to_writer(&mut *out, &record).map_err(std::io::Error::from).and_then(|_| out.write_all(b"\n")).and_then(|_| out.flush());
+            written.map_err(|source| ConnectorError::Io { id: self.spec.id.clone(), what: "cannot write dead-letter file", path: path.clone(), source })?;
+        }
+        Ok(())
+    }
+}
+
 impl Source for FileSource {
+    fn malformed(&self) -> u64 {
+        self.malformed
+    }
+
     fn position(&self) -> serde_json::Value {
         serde_json::json!({ "offset": self.offset, "line": self.line_no })
     }
@@ -108,10 +158,17 @@ impl Source for FileSource {
             while line.last().is_some_and(|&b| b == b'\n' || b == b'\r') {
                 line.pop();
             }
-            match self.spec.format {
-                FileFormat::Lines => out.push(None, &line, self.line_no as i64 - 1),
-                FileFormat::Json if line.iter().all(u8::is_ascii_whitespace) => {}
-                FileFormat::Json => self.push_json(&mut out, &line)?,
+            let result = match self.spec.format {
+                FileFormat::Lines if std::str::from_utf8(&line).is_err() => Err(self.record_error("line is not valid UTF-8".into())),
+                FileFormat::Lines => {
+                    out.push(None, &line, self.line_no as i64 - 1);
+                    Ok(())
+                }
+                FileFormat::Json if line.iter().all(u8::is_ascii_whitespace) => Ok(()),
+                FileFormat::Json => self.push_json(&mut out, &line),
+            };
+            if let Err(e) = result {
+                self.malformed(e, &line)?;
             }
             self.line = line;
         }

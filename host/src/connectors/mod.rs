@@ -77,6 +77,10 @@ pub trait Source: Send {
     fn out_of_orderness_ms(&self) -> i64 {
         0
     }
+    /// Records dropped as malformed so far (skipped or dead-lettered).
+    fn malformed(&self) -> u64 {
+        0
+    }
     /// Where the next event will be read from, recorded in checkpoints.
     fn position(&self) -> serde_json::Value;
     /// Rewinds (or forwards) to a position recorded by [`Source::position`].

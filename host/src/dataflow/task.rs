@@ -92,6 +92,9 @@ pub fn run_source(
         }
     }
     stats.events_out = out.events_out;
+    if source.malformed() > 0 {
+        tracing::warn!(source = %link.id, malformed = source.malformed(), "malformed records were skipped or dead-lettered");
+    }
     Ok(stats)
 }
 

@@ -337,6 +337,23 @@ pub struct FileSourceSpec {
     /// Lines per second to replay at; absent means as fast as possible.
     #[serde(default)]
     pub rate: Option<u64>,
+    /// What to do with a line that is not valid UTF-8, or not a valid JSON record.
+    #[serde(default)]
+    pub on_malformed: OnMalformed,
+}
+
+/// Policy for malformed records.
+#[derive(Clone, Debug, Default, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub enum OnMalformed {
+    /// Fail the job, naming the source, file and line.
+    #[default]
+    Fail,
+    /// Drop the record and count it.
+    Skip,
+    /// Write the record and the reason as a JSON line to this file (relative to
+    /// the pipeline file), and count it. At-least-once: a restore may repeat lines.
+    DeadLetter(PathBuf),
 }
 
 fn default_key_field() -> String {
