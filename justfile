@@ -19,3 +19,7 @@ bench-map:
 # Run any pipeline.
 run pipeline:
     cargo run --release --bin host -- run {{pipeline}}
+
+# Property-based fuzzing of the pipeline.yaml parser and the checkpoint metadata reader.
+fuzz cases="100000":
+    PROPTEST_CASES={{cases}} cargo test --release -p cairn-host fuzz

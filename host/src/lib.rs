@@ -10,3 +10,6 @@ pub mod connectors;
 pub mod dataflow;
 pub mod runtime;
 pub mod spec;
+
+#[cfg(test)]
+mod fuzz;
