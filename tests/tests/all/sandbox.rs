@@ -124,3 +124,50 @@ fn probe_reaches_exactly_what_is_granted() {
     assert_eq!(report["env"], "ok:sesame", "{report:?}");
     assert!(report["net"].starts_with("denied:"), "network is never granted: {report:?}");
 }
+
+#[test]
+fn snapshot_that_loops_or_fails_is_contained() {
+    let err = run_hostile(operators::FAULTY, "{ fail-in: snapshot, how: endless-loop }", "{ call-timeout: 300ms }");
+    assert!(err.contains("operator `bad` subtask 0") && err.contains("`snapshot`") && err.contains("call timeout"), "{err}");
+    let err = run_hostile(operators::FAULTY, "{ fail-in: snapshot, how: error }", "{}");
+    // postcard drops the operator's own message; the SDK says what failed.
+    assert!(err.contains("`snapshot` returned an error") && err.contains("cannot encode state"), "{err}");
+}
+
+#[test]
+fn restore_that_loops_or_fails_is_contained() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("in.txt"), "a\nb\n").unwrap();
+    let yaml = |config: &str| {
+        format!(
+            "name: restoring
+sources:
+  - id: lines
+    type: file
+    path: in.txt
+operators:
+  - id: bad
+    component: {}
+    input: lines
+    config: {config}
+    limits: {{ call-timeout: 300ms }}
+sinks:
+  - id: out
+    type: file
+    input: bad
+    path: out.txt
+",
+            operators::FAULTY
+        )
+    };
+    // A healthy run leaves a checkpoint with the operator's state.
+    let p = write_pipeline(dir.path(), &yaml("{ fail-in: process, how: error, until: 0 }"));
+    let summary = run_in_process(&p).unwrap();
+    let from = summary.checkpoints.latest.unwrap();
+    for (how, expect) in [("endless-loop", "call timeout"), ("error", "cannot decode state")] {
+        let p = write_pipeline(dir.path(), &yaml(&format!("{{ fail-in: restore, how: {how} }}")));
+        let opts = cairn_host::dataflow::RunOptions { from: Some(from.clone()), ..Default::default() };
+        let err = format!("{:#}", cairn_host::cli::run_pipeline_with(&p, std::sync::Arc::default(), &opts).unwrap_err());
+        assert!(err.contains("operator `bad` subtask 0") && err.contains("`restore-finish`") && err.contains(expect), "{err}");
+    }
+}

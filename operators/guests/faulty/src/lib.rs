@@ -1,8 +1,10 @@
 //! `faulty`: a test operator that fails on purpose, where and how its config says.
 //!
-//! Config: `{ fail-in: init | process | on-watermark, how: error | panic |
+//! Config: `{ fail-in: init | process | on-watermark | snapshot | restore, how: error | panic |
 //! divide-by-zero | unreachable | endless-loop | memory-bomb | flood,
-//! until: <ms since the epoch> }` (with `until`, it fails only before then). Until
+//! until: <ms since the epoch> }` (with `until`, it fails only before then).
+//! `snapshot` and `restore` fail inside the encoding and decoding of its state
+//! (a count of events), which the SDK derives. Until
 //! it fails it passes events through unchanged; `flood` emits a thousand
 //! events of 1 KiB for every event it gets.
 
@@ -15,9 +17,40 @@ enum Place {
     Init,
     Process,
     OnWatermark,
+    Snapshot,
+    Restore,
 }
 
-#[derive(Deserialize, Clone, Copy)]
+thread_local! {
+    /// How the state's encoding and decoding fail (they have no access to the config).
+    static STATE_FAULT: std::cell::Cell<Option<(Place, How)>> = const { std::cell::Cell::new(None) };
+}
+
+/// The state: a counter whose snapshot (encoding) or restore (decoding) fails
+/// when the config says so.
+#[derive(Default)]
+struct Fragile(u64);
+
+impl serde::Serialize for Fragile {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        if let Some((Place::Snapshot, how)) = STATE_FAULT.get() {
+            fail(how, "snapshot").map_err(serde::ser::Error::custom)?;
+        }
+        s.serialize_u64(self.0)
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for Fragile {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let n = u64::deserialize(d)?;
+        if let Some((Place::Restore, how)) = STATE_FAULT.get() {
+            fail(how, "restore").map_err(serde::de::Error::custom)?;
+        }
+        Ok(Fragile(n))
+    }
+}
+
+#[derive(Deserialize, Clone, Copy, PartialEq, Eq)]
 #[serde(rename_all = "kebab-case")]
 enum How {
     Error,
@@ -79,16 +112,20 @@ fn fail(how: How, place: &str) -> Result<(), String> {
 
 impl Operator for Faulty {
     type Config = Config;
-    type State = ();
+    type State = Fragile;
 
     fn init(config: Config) -> Result<Self, String> {
+        if matches!(config.fail_in, Place::Snapshot | Place::Restore) && config.failing_now() {
+            STATE_FAULT.set(Some((config.fail_in, config.how)));
+        }
         if config.fail_in == Place::Init && config.failing_now() {
             fail(config.how, "init")?;
         }
         Ok(Faulty { config })
     }
 
-    fn process(&mut self, _state: &mut (), input: Events<'_>, out: &mut Output) -> Result<(), String> {
+    fn process(&mut self, state: &mut Fragile, input: Events<'_>, out: &mut Output) -> Result<(), String> {
+        state.0 += input.len() as u64;
         if self.config.fail_in == Place::Process && !matches!(self.config.how, How::Flood) && self.config.failing_now() {
             fail(self.config.how, "process")?;
         }
@@ -105,7 +142,7 @@ impl Operator for Faulty {
         Ok(())
     }
 
-    fn on_watermark(&mut self, _state: &mut (), _ts: i64, _out: &mut Output) -> Result<(), String> {
+    fn on_watermark(&mut self, _state: &mut Fragile, _ts: i64, _out: &mut Output) -> Result<(), String> {
         if self.config.fail_in == Place::OnWatermark && self.config.failing_now() {
             fail(self.config.how, "on-watermark")?;
         }
