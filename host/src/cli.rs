@@ -64,7 +64,7 @@ pub fn run_pipeline(pipeline: &std::path::Path, ctl: Arc<JobControl>) -> anyhow:
 /// data flows (bad pipeline, bad component, `init` errors) are final.
 pub fn run_pipeline_with(pipeline: &std::path::Path, ctl: Arc<JobControl>, opts: &RunOptions) -> anyhow::Result<JobSummary> {
     let pipeline = Pipeline::load(pipeline)?;
-    let runtime = Runtime::new()?;
+    let runtime = Runtime::for_pipeline(&pipeline)?;
     let io = io_runtime()?;
     let name = pipeline.spec.name.clone();
     let restart = &pipeline.spec.restart;

@@ -35,10 +35,10 @@ impl OperatorInstance {
         OperatorInstance { store, world, limits, deadline }
     }
 
-    /// Arms the call timeout for the next call.
+    /// Arms the call timeout (and the fuel, if any) for the next call.
     #[inline]
     fn arm(&mut self) {
-        self.store.set_epoch_deadline(self.deadline);
+        arm(&mut self.store, self.deadline, self.limits.fuel);
     }
 
     /// Operator id.
@@ -53,6 +53,9 @@ impl OperatorInstance {
 
     fn trap(&self, call: &'static str, e: wasmtime::Error) -> RuntimeError {
         let message = match e.downcast_ref::<wasmtime::Trap>() {
+            Some(wasmtime::Trap::OutOfFuel) => {
+                format!("ran out of fuel ({} per call, limits.fuel)", self.limits.fuel.unwrap_or_default())
+            }
             Some(wasmtime::Trap::Interrupt) => {
                 format!("ran longer than its call timeout of {:?} (limits.call-timeout)", self.limits.call_timeout)
             }
@@ -102,7 +105,7 @@ impl OperatorInstance {
     /// Copies the operator's state out through `snapshot` and `snapshot-read`.
     pub fn snapshot(&mut self) -> Result<Snapshot, RuntimeError> {
         let ops = self.world.cairn_operator_operator();
-        self.store.set_epoch_deadline(self.deadline);
+        arm(&mut self.store, self.deadline, self.limits.fuel);
         let info = ops.call_snapshot(&mut self.store);
         let info = info.map_err(|e| self.trap("snapshot", e))?.map_err(|m| self.guest("snapshot", m))?;
         if info.size > self.limits.max_snapshot {
@@ -114,7 +117,7 @@ impl OperatorInstance {
         let size = usize::try_from(info.size).map_err(|_| self.broke_contract("snapshot", "state too large".into()))?;
         let mut bytes = Vec::with_capacity(size);
         loop {
-            self.store.set_epoch_deadline(self.deadline);
+            arm(&mut self.store, self.deadline, self.limits.fuel);
             let chunk = ops.call_snapshot_read(&mut self.store, STATE_CHUNK).map_err(|e| self.trap("snapshot-read", e))?;
             if chunk.is_empty() {
                 break;
@@ -144,17 +147,26 @@ impl OperatorInstance {
             version: snapshot.version,
             size: snapshot.bytes.len() as u64,
         };
-        self.store.set_epoch_deadline(self.deadline);
+        arm(&mut self.store, self.deadline, self.limits.fuel);
         let r = ops.call_restore(&mut self.store, &info);
         r.map_err(|e| self.trap("restore", e))?.map_err(|m| self.guest("restore", m))?;
         for chunk in snapshot.bytes.chunks(STATE_CHUNK as usize) {
-            self.store.set_epoch_deadline(self.deadline);
+            arm(&mut self.store, self.deadline, self.limits.fuel);
             let r = ops.call_restore_write(&mut self.store, chunk);
             r.map_err(|e| self.trap("restore-write", e))?.map_err(|m| self.guest("restore-write", m))?;
         }
-        self.store.set_epoch_deadline(self.deadline);
+        arm(&mut self.store, self.deadline, self.limits.fuel);
         let r = ops.call_restore_finish(&mut self.store);
         r.map_err(|e| self.trap("restore-finish", e))?.map_err(|m| self.guest("restore-finish", m))
+    }
+}
+
+/// Sets the epoch deadline (and the fuel, when fuel is on) for the next call.
+#[inline]
+fn arm(store: &mut Store<StoreData>, deadline: u64, fuel: Option<u64>) {
+    store.set_epoch_deadline(deadline);
+    if let Some(f) = fuel {
+        let _ = store.set_fuel(f);
     }
 }
 

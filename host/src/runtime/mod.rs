@@ -92,6 +92,8 @@ pub struct Limits {
     pub call_timeout: std::time::Duration,
     /// Largest snapshot, bytes.
     pub max_snapshot: u64,
+    /// Fuel per call (needs a runtime made with fuel).
+    pub fuel: Option<u64>,
 }
 
 impl Default for Limits {
@@ -107,6 +109,7 @@ impl From<&crate::spec::LimitsSpec> for Limits {
             memory: usize::try_from(s.memory.0).unwrap_or(usize::MAX),
             call_timeout: s.call_timeout.0,
             max_snapshot: s.max_snapshot.0,
+            fuel: s.fuel,
         }
     }
 }
@@ -121,7 +124,18 @@ pub struct Runtime {
 impl Runtime {
     /// An engine tuned for throughput, with WASI p2 (nothing granted) and the log import linked.
     pub fn new() -> anyhow::Result<Runtime> {
+        Self::with_fuel(false)
+    }
+
+    /// The runtime `pipeline` needs: with fuel accounting only if an operator asks for fuel.
+    pub fn for_pipeline(pipeline: &crate::spec::Pipeline) -> anyhow::Result<Runtime> {
+        Self::with_fuel(pipeline.spec.operators.iter().any(|o| o.limits.fuel.is_some()))
+    }
+
+    /// A runtime, with fuel accounting when `fuel` (slower; for deterministic limits).
+    pub fn with_fuel(fuel: bool) -> anyhow::Result<Runtime> {
         let mut config = Config::new();
+        config.consume_fuel(fuel);
         config.wasm_component_model(true);
         config.cranelift_opt_level(wasmtime::OptLevel::Speed);
         // Call timeouts by epoch interruption (cheap on the hot path, unlike fuel).
@@ -219,6 +233,14 @@ impl OperatorComponent {
         store.limiter(|d| &mut d.limits);
         store.epoch_deadline_trap();
         store.set_epoch_deadline(ticks(limits.call_timeout));
+        if let Some(fuel) = limits.fuel {
+            store.set_fuel(fuel).map_err(|e| RuntimeError::Trap {
+                operator: self.operator.to_string(),
+                subtask,
+                call: "instantiate",
+                message: format!("`limits.fuel` needs a runtime with fuel accounting: {e}"),
+            })?;
+        }
         let world = self.pre.instantiate(&mut store).map_err(|e| RuntimeError::Trap {
             operator: self.operator.to_string(),
             subtask,

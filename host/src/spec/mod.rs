@@ -466,6 +466,10 @@ pub struct LimitsSpec {
     /// Largest state a snapshot may announce.
     #[serde(default = "default_max_snapshot")]
     pub max_snapshot: ByteSize,
+    /// Fuel (roughly, wasm instructions) per call: a deterministic limit for
+    /// tests. Absent: no fuel accounting (it costs time on the hot path).
+    #[serde(default)]
+    pub fuel: Option<u64>,
 }
 
 fn default_memory() -> ByteSize {
@@ -480,7 +484,7 @@ fn default_max_snapshot() -> ByteSize {
 
 impl Default for LimitsSpec {
     fn default() -> Self {
-        LimitsSpec { memory: default_memory(), call_timeout: default_call_timeout(), max_snapshot: default_max_snapshot() }
+        LimitsSpec { memory: default_memory(), call_timeout: default_call_timeout(), max_snapshot: default_max_snapshot(), fuel: None }
     }
 }
 

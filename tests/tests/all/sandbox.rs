@@ -171,3 +171,9 @@ sinks:
         assert!(err.contains("operator `bad` subtask 0") && err.contains("`restore-finish`") && err.contains(expect), "{err}");
     }
 }
+
+#[test]
+fn fuel_gives_a_deterministic_limit() {
+    let err = run_hostile(operators::FAULTY, "{ fail-in: process, how: endless-loop }", "{ fuel: 5000000, call-timeout: 1h }");
+    assert!(err.contains("operator `bad` subtask 0") && err.contains("ran out of fuel (5000000 per call"), "{err}");
+}
