@@ -41,6 +41,103 @@ pub enum Command {
         /// The pipeline file.
         pipeline: PathBuf,
     },
+    /// Checkpoints in storage (also of jobs no longer running).
+    #[command(subcommand)]
+    Checkpoint(CheckpointCommand),
+}
+
+/// `host checkpoint …`
+#[derive(Debug, Subcommand)]
+pub enum CheckpointCommand {
+    /// List the completed checkpoints of a pipeline, oldest first, read from its storage.
+    List {
+        /// The pipeline file (names the pipeline and its storage).
+        pipeline: PathBuf,
+        /// Print JSON for scripts.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show what a checkpoint holds: operators, parallelism, state sizes and
+    /// versions, component digests, source positions, kind, trigger and time.
+    Inspect {
+        /// The checkpoint directory (or its `_metadata`) as a path or URL.
+        location: String,
+        /// A pipeline file whose storage options (S3 endpoint, credentials) to use.
+        #[arg(long)]
+        pipeline: Option<PathBuf>,
+        /// Print JSON for scripts.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// Runs a `host checkpoint` verb.
+fn checkpoint_command(cmd: CheckpointCommand) -> anyhow::Result<()> {
+    use crate::checkpoint::{Storage, catalog};
+    let io = io_runtime()?;
+    match cmd {
+        CheckpointCommand::List { pipeline, json } => {
+            let p = Pipeline::load(&pipeline)?;
+            let storage = Storage::open(&p.spec.storage, &p.base_dir)?;
+            let listing = io.block_on(catalog::list(&storage, &p.spec.name))?;
+            let rows: Vec<serde_json::Value> = listing
+                .completed
+                .iter()
+                .map(|(dir, m)| {
+                    serde_json::json!({
+                        "id": m.id, "kind": m.kind, "trigger": m.trigger, "run-id": m.run_id,
+                        "triggered-at": m.triggered_at, "state-size": m.state_size,
+                        "duration-ms": m.duration_ms, "path": format!("{}/{dir}", storage.url()),
+                    })
+                })
+                .collect();
+            if json {
+                println!("{}", serde_json::to_string_pretty(&rows)?);
+            } else {
+                println!("{:>6}  {:<10} {:<9} {:<25} {:>12}  path", "id", "kind", "trigger", "triggered at", "state bytes");
+                for r in &rows {
+                    println!(
+                        "{:>6}  {:<10} {:<9} {:<25} {:>12}  {}",
+                        r["id"], r["kind"].as_str().unwrap_or(""), r["trigger"].as_str().unwrap_or(""),
+                        r["triggered-at"].as_str().unwrap_or(""), r["state-size"], r["path"].as_str().unwrap_or("")
+                    );
+                }
+                for (dir, why) in &listing.unreadable {
+                    eprintln!("unreadable: {dir}: {why}");
+                }
+            }
+        }
+        CheckpointCommand::Inspect { location, pipeline, json } => {
+            let (spec, base) = match &pipeline {
+                Some(p) => {
+                    let p = Pipeline::load(p)?;
+                    (p.spec.storage.clone(), p.base_dir.clone())
+                }
+                None => (Default::default(), PathBuf::from(".")),
+            };
+            let found = io.block_on(catalog::open(&location, &spec, &base))?;
+            let m = &found.metadata;
+            if json {
+                println!("{}", serde_json::to_string_pretty(m)?);
+                return Ok(());
+            }
+            println!("{} {} of pipeline `{}` (run {}), {:?}, triggered {}, took {} ms", format!("{:?}", m.kind).to_lowercase(), m.id, m.pipeline, m.run_id, m.trigger, m.triggered_at, m.duration_ms);
+            println!("state: {} bytes ({} uploaded for it)", m.state_size, m.uploaded_size);
+            for (id, pos) in &m.sources {
+                println!("source {id}: position {pos}");
+            }
+            for (id, op) in &m.operators {
+                println!("operator {id}: parallelism {}, component sha256 {}", op.parallelism, op.component_digest);
+                for (i, h) in op.subtasks.iter().enumerate() {
+                    println!("  subtask {i}: {} bytes, {} v{}, sha256 {}", h.size, h.format, h.version, h.sha256);
+                }
+            }
+            for (id, state) in &m.sinks {
+                println!("sink {id}: {state}");
+            }
+        }
+    }
+    Ok(())
 }
 
 /// The runtime for storage I/O and the checkpoint coordinator (tasks run on their own threads).
@@ -141,6 +238,7 @@ pub fn main() -> anyhow::Result<()> {
             eprint!("{summary}");
             Ok(())
         }
+        Command::Checkpoint(cmd) => checkpoint_command(cmd),
         Command::Validate { pipeline } => {
             let p = Pipeline::load(&pipeline)?;
             let runtime = Runtime::new()?;

@@ -273,3 +273,31 @@ fn too_many_failed_checkpoints_fail_the_job() {
     let err = run_err(&["run", p.to_str().unwrap()]);
     assert!(err.contains("exceed `tolerable-failures: 1`"), "{err}");
 }
+
+#[test]
+fn list_and_inspect_read_checkpoints_from_storage_without_a_job() {
+    let dir = job_dir(20);
+    let p = write_pipeline(dir.path(), &counting_pipeline("listed", "storage", "50ms", 500, "  retain: 2\n"));
+    run_ok(&["run", p.to_str().unwrap()]);
+    let out = host(&["checkpoint", "list", p.to_str().unwrap(), "--json"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let rows: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let rows = rows.as_array().unwrap();
+    assert_eq!(rows.len(), 2, "retain: 2 → two listed: {rows:?}");
+    assert!(rows[0]["id"].as_u64() < rows[1]["id"].as_u64());
+    assert_eq!(rows[1]["trigger"], "final");
+
+    let path = rows[1]["path"].as_str().unwrap();
+    let out = host(&["checkpoint", "inspect", path, "--json"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let meta: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(meta["pipeline"], "listed");
+    assert_eq!(meta["operators"]["count"]["parallelism"], 2);
+    assert_eq!(meta["operators"]["count"]["subtasks"].as_array().unwrap().len(), 2);
+    assert_eq!(meta["sources"]["lines"]["line"], 20 * TEXT.lines().count());
+    let out = host(&["checkpoint", "inspect", path]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("operator count: parallelism 2") && text.contains("subtask 1:"), "{text}");
+    let out = host(&["checkpoint", "inspect", dir.path().to_str().unwrap()]);
+    assert!(!out.status.success() && String::from_utf8_lossy(&out.stderr).contains("no checkpoint at"));
+}
