@@ -202,9 +202,8 @@ pub fn run_pipeline_with(pipeline: &std::path::Path, ctl: Arc<JobControl>, opts:
         );
         std::thread::sleep(wait);
         // Resume from this job's last completed checkpoint (or where it started from).
-        match latest {
-            Some(l) => (opts.from, opts.resume) = (Some(l), false),
-            None => {}
+        if let Some(l) = latest {
+            (opts.from, opts.resume) = (Some(l), false);
         }
     }
 }

@@ -80,7 +80,8 @@ impl Outputs {
         let mut batch = Some(batch);
         let mut any_pending = false;
         for (e, edge) in self.edges.iter_mut().enumerate() {
-            let b = if e == last { batch.take().unwrap_or_else(Batch::empty) } else { batch.as_ref().map(Batch::clone).unwrap_or_else(Batch::empty) };
+            // The last edge takes the batch; the others get copies.
+            let b = if e == last { batch.take() } else { batch.clone() }.unwrap_or_else(Batch::empty);
             match edge.route {
                 Route::Forward | Route::RoundRobin => {
                     let target = if edge.route == Route::Forward { 0 } else { edge.next };
