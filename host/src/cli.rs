@@ -88,18 +88,19 @@ fn checkpoint_command(cmd: CheckpointCommand) -> anyhow::Result<()> {
                         "id": m.id, "kind": m.kind, "trigger": m.trigger, "run-id": m.run_id,
                         "triggered-at": m.triggered_at, "state-size": m.state_size,
                         "duration-ms": m.duration_ms, "path": format!("{}/{dir}", storage.url()),
+                        "kept": listing.kept.contains(dir),
                     })
                 })
                 .collect();
             if json {
                 println!("{}", serde_json::to_string_pretty(&rows)?);
             } else {
-                println!("{:>6}  {:<10} {:<9} {:<25} {:>12}  path", "id", "kind", "trigger", "triggered at", "state bytes");
+                println!("{:>6}  {:<10} {:<9} {:<25} {:>12}  {:<5} path", "id", "kind", "trigger", "triggered at", "state bytes", "kept");
                 for r in &rows {
                     println!(
-                        "{:>6}  {:<10} {:<9} {:<25} {:>12}  {}",
+                        "{:>6}  {:<10} {:<9} {:<25} {:>12}  {:<5} {}",
                         r["id"], r["kind"].as_str().unwrap_or(""), r["trigger"].as_str().unwrap_or(""),
-                        r["triggered-at"].as_str().unwrap_or(""), r["state-size"], r["path"].as_str().unwrap_or("")
+                        r["triggered-at"].as_str().unwrap_or(""), r["state-size"], r["kept"], r["path"].as_str().unwrap_or("")
                     );
                 }
                 for (dir, why) in &listing.unreadable {
@@ -165,27 +166,40 @@ pub fn run_pipeline_with(pipeline: &std::path::Path, ctl: Arc<JobControl>, opts:
     let io = io_runtime()?;
     let name = pipeline.spec.name.clone();
     let restart = &pipeline.spec.restart;
+    let policies = &pipeline.spec.checkpoints;
     let mut opts = opts.clone();
     let mut attempt = 0u32;
     loop {
         let job = Job::build(&pipeline, &runtime, ctl.next_attempt(), &opts, io.handle().clone())
             .context(format!("pipeline `{name}` cannot start"))?;
         let stats = job.checkpoint_stats();
+        let end = job.end_of_run();
         let started = std::time::Instant::now();
         let error = match job.run() {
             Ok(mut summary) => {
                 summary.restarts = attempt;
+                // Persistent checkpoints: the policy for a finished or cancelled job.
+                let policy = if summary.stopped { policies.on_cancel } else { policies.on_finish };
+                let reason = if summary.stopped { "cancelled" } else { "finished" };
+                let keep = (policy == crate::spec::EndPolicy::Keep).then_some(reason);
+                match end.apply(keep) {
+                    Ok(kept) => summary.checkpoints.kept = kept,
+                    Err(e) => tracing::warn!(error = %e, "cannot apply the end-of-job checkpoint policy"),
+                }
                 return Ok(summary);
             }
             Err(e) => e,
         };
         let latest = stats.lock().expect("stats").latest.clone().or_else(|| opts.from.clone());
-        let kept = latest.as_deref().map_or_else(|| "no checkpoint completed".to_string(), |l| format!("last completed checkpoint: {l}"));
+        let kept = kept_msg(&latest);
         if started.elapsed() >= restart.reset_after.0 {
             attempt = 0;
         }
         attempt += 1;
         let Some(wait) = restart.backoff(attempt).filter(|_| !ctl.is_stopped()) else {
+            // Failed for good: the last checkpoint is always kept.
+            let kept = end.apply(Some("failed")).ok().flatten();
+            let kept = kept.map_or(kept_msg(&latest), |k| format!("kept checkpoint: {k}"));
             let why = match restart.strategy {
                 crate::spec::RestartStrategy::None => "restart strategy `none`".to_string(),
                 _ => format!("{} restart attempts used", attempt - 1),
@@ -206,6 +220,10 @@ pub fn run_pipeline_with(pipeline: &std::path::Path, ctl: Arc<JobControl>, opts:
             (opts.from, opts.resume) = (Some(l), false);
         }
     }
+}
+
+fn kept_msg(latest: &Option<String>) -> String {
+    latest.as_deref().map_or_else(|| "no checkpoint completed".to_string(), |l| format!("last completed checkpoint: {l}"))
 }
 
 /// Logs to stderr, filtered by `RUST_LOG` (default: info).

@@ -28,18 +28,23 @@ pub struct Listing {
     pub incomplete: Vec<String>,
     /// Directories whose metadata could not be read, with why.
     pub unreadable: Vec<(String, String)>,
+    /// Completed checkpoints kept when their job ended (persistent), by directory.
+    pub kept: std::collections::BTreeSet<String>,
 }
 
 /// Lists every checkpoint of `pipeline` in `storage`, across runs.
 pub async fn list(storage: &Storage, pipeline: &str) -> Result<Listing, CheckpointError> {
     let mut dirs: BTreeMap<String, bool> = BTreeMap::new();
+    let mut listing = Listing::default();
     for item in storage.list(&layout::checkpoints_dir(pipeline)).await? {
         if let Some(dir) = layout::checkpoint_dir_of(&item.path) {
             let is_meta = item.path.ends_with(&format!("/{METADATA_FILE}"));
+            if item.path.ends_with(&format!("/{}", super::retention::KEPT_FILE)) {
+                listing.kept.insert(dir.clone());
+            }
             *dirs.entry(dir).or_default() |= is_meta;
         }
     }
-    let mut listing = Listing::default();
     for (dir, has_meta) in dirs {
         if !has_meta {
             listing.incomplete.push(dir);

@@ -87,6 +87,8 @@ pub struct CheckpointStats {
     pub restored_from: Option<String>,
     /// Every checkpoint of this run, oldest first.
     pub history: Vec<Record>,
+    /// The checkpoint kept when the job ended (persistent), if the policy kept one.
+    pub kept: Option<String>,
 }
 
 /// The tasks that take part in every checkpoint.

@@ -10,7 +10,7 @@ pub mod layout;
 pub mod metadata;
 mod pins;
 pub mod restore;
-mod retention;
+pub mod retention;
 pub mod storage;
 mod upload;
 

@@ -80,3 +80,41 @@ pub async fn run(
     }
     Ok(report)
 }
+
+/// Marker file of a checkpoint kept when its job ended (persistent checkpoint).
+pub const KEPT_FILE: &str = "_kept";
+
+/// Applies the end-of-job policy to run `run_id`: with `keep = Some(reason)` the
+/// newest completed checkpoint of the run is marked persistent (and returned);
+/// with `None` every checkpoint of the run is deleted, then unreferenced state.
+pub async fn end_of_run(
+    storage: &Storage,
+    pins: &Pins,
+    pipeline: &str,
+    run_id: &str,
+    keep: Option<&str>,
+) -> Result<Option<String>, CheckpointError> {
+    let listing = catalog::list(storage, pipeline).await?;
+    let ours: Vec<&String> = listing.completed.iter().filter(|(_, m)| m.run_id == run_id).map(|(d, _)| d).collect();
+    match keep {
+        Some(reason) => {
+            let Some(last) = ours.last() else { return Ok(None) };
+            let marker = serde_json::json!({
+                "reason": reason,
+                "at": humantime::format_rfc3339_millis(std::time::SystemTime::now()).to_string(),
+            });
+            storage.put(&format!("{last}/{KEPT_FILE}"), bytes::Bytes::from(marker.to_string())).await?;
+            tracing::info!(event = "retained", dir = %last, reason, "checkpoint kept after the job ended");
+            Ok(Some(format!("{}/{last}", storage.url())))
+        }
+        None => {
+            for dir in ours {
+                storage.delete(&format!("{dir}/{METADATA_FILE}")).await?;
+                storage.delete_all(dir).await?;
+                tracing::info!(event = "deleted", dir = %dir, "checkpoint deleted: the job finished");
+            }
+            run(storage, pins, pipeline, run_id, usize::MAX, &BTreeSet::new()).await?;
+            Ok(None)
+        }
+    }
+}

@@ -164,8 +164,10 @@ impl std::fmt::Display for JobSummary {
         if let Some(from) = &c.restored_from {
             writeln!(f, "restored from: {from}")?;
         }
-        if let Some(latest) = &c.latest {
-            writeln!(f, "latest checkpoint: {latest}")?;
+        match &c.kept {
+            Some(kept) => writeln!(f, "kept checkpoint: {kept}")?,
+            None if c.completed > 0 => writeln!(f, "checkpoints of this run deleted (checkpoints.on-finish: keep to keep the last)")?,
+            None => {}
         }
         Ok(())
     }
@@ -182,6 +184,24 @@ pub struct RunOptions {
     pub allow_non_restored_state: bool,
 }
 
+/// Applies the end-of-job policy to a run's checkpoints (persistent checkpoints).
+#[derive(Clone)]
+pub struct EndOfRun {
+    storage: Storage,
+    pins: Pins,
+    pipeline: String,
+    run_id: String,
+    rt: tokio::runtime::Handle,
+}
+
+impl EndOfRun {
+    /// Keeps the run's last checkpoint, marked with `reason` (returns where it is),
+    /// or, with `None`, deletes the run's checkpoints.
+    pub fn apply(&self, keep: Option<&str>) -> Result<Option<String>, CheckpointError> {
+        self.rt.block_on(crate::checkpoint::retention::end_of_run(&self.storage, &self.pins, &self.pipeline, &self.run_id, keep))
+    }
+}
+
 /// Channel ends of one subtask.
 #[derive(Default)]
 struct Wiring {
@@ -194,6 +214,7 @@ type Launch = Box<dyn FnOnce() -> Result<TaskStats, TaskError> + Send>;
 /// A job ready to run: every component compiled, every instance initialised
 /// (and restored), every connector open.
 pub struct Job {
+    end: EndOfRun,
     tasks: Vec<(String, &'static str, usize, Launch)>,
     order: Vec<(String, &'static str, usize)>,
     ctl: Arc<JobControl>,
@@ -395,8 +416,14 @@ impl Job {
             retain: spec.checkpoints.retain,
             first_id,
         };
+        let end = EndOfRun { storage: storage.clone(), pins: pins.clone(), pipeline: spec.name.clone(), run_id: cfg.run_id.clone(), rt: rt.clone() };
         let coordinator = Coordinator::new(cfg, storage, pins, inbox_rx, parts, ctl.clone(), stats.clone());
-        Ok(Job { tasks, order, ctl, rt, coordinator, inbox, stats })
+        Ok(Job { end, tasks, order, ctl, rt, coordinator, inbox, stats })
+    }
+
+    /// What applies the end-of-job checkpoint policy once the job has ended.
+    pub fn end_of_run(&self) -> EndOfRun {
+        self.end.clone()
     }
 
     /// The checkpoint statistics, readable while and after the job runs (also when it failed).

@@ -132,6 +132,28 @@ pub struct CheckpointSpec {
     /// Completed checkpoints kept; older ones are deleted.
     #[serde(default = "default_retain")]
     pub retain: usize,
+    /// The run's checkpoints when the job finishes normally: `delete` (default) or `keep` the last.
+    #[serde(default)]
+    pub on_finish: EndPolicy,
+    /// The run's last checkpoint when the job is cancelled (Ctrl-C): `keep` (default) or `delete`.
+    #[serde(default = "keep")]
+    pub on_cancel: EndPolicy,
+}
+
+/// What happens to a run's checkpoints when the job ends. A job that fails for
+/// good always keeps its last checkpoint.
+#[derive(Clone, Copy, Debug, Default, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "kebab-case")]
+pub enum EndPolicy {
+    /// Delete the run's checkpoints.
+    #[default]
+    Delete,
+    /// Keep the last one, marked as persistent.
+    Keep,
+}
+
+fn keep() -> EndPolicy {
+    EndPolicy::Keep
 }
 
 fn default_checkpoint_timeout() -> HumanDuration {
@@ -149,6 +171,8 @@ impl Default for CheckpointSpec {
             min_pause: HumanDuration::default(),
             tolerable_failures: 0,
             retain: default_retain(),
+            on_finish: EndPolicy::Delete,
+            on_cancel: EndPolicy::Keep,
         }
     }
 }

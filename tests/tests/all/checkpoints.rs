@@ -83,8 +83,16 @@ pub(crate) fn kill_and_resume(pipeline: &Path, dir: &Path, kills: usize) -> Vec<
     for round in 0..kills {
         let log = dir.join(format!("run-{round}.log"));
         let mut child = spawn_host(&["run", pipeline.to_str().unwrap(), "--resume"], &log);
-        let wait = Duration::from_millis(400 + rng.below(1200));
-        schedule.push(wait);
+        // Kill at a random moment after this run completed its first checkpoint,
+        // so every round makes progress however slow the machine is.
+        let started = std::time::Instant::now();
+        while !std::fs::read_to_string(&log).unwrap_or_default().contains("checkpoint completed") {
+            assert!(started.elapsed() < Duration::from_secs(30), "run {round} completed no checkpoint in 30 s");
+            assert!(child.try_wait().unwrap().is_none(), "run {round} ended early:\n{}", std::fs::read_to_string(&log).unwrap());
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        let wait = Duration::from_millis(rng.below(700));
+        schedule.push(started.elapsed() + wait);
         std::thread::sleep(wait);
         if child.try_wait().unwrap().is_some() {
             panic!("run {round} ended before it was killed (seed {seed}); log:\n{}", std::fs::read_to_string(&log).unwrap());
@@ -100,10 +108,10 @@ pub(crate) fn kill_and_resume(pipeline: &Path, dir: &Path, kills: usize) -> Vec<
 
 #[test]
 fn killed_and_resumed_runs_equal_an_uninterrupted_run() {
-    let times = 60;
+    let times = 100;
     let expected = reference_output(times);
     let dir = job_dir(times);
-    // 1500 lines at 600 lines/s: each run would take 2.5 s.
+    // 2500 lines at 600 lines/s: an uninterrupted run would take 4 s.
     let p = write_pipeline(dir.path(), &counting_pipeline("wc", "storage", "150ms", 600, ""));
     let got = kill_and_resume(&p, dir.path(), 3);
     assert_eq!(got.len(), expected.len(), "lost or duplicated records");
@@ -112,7 +120,8 @@ fn killed_and_resumed_runs_equal_an_uninterrupted_run() {
 
 fn finished_job(name: &str, extra: &str) -> (tempfile::TempDir, PathBuf, PathBuf) {
     let dir = job_dir(4);
-    let p = write_pipeline(dir.path(), &counting_pipeline(name, "storage", "1h", 0, extra));
+    let extra = format!("  on-finish: keep\n{extra}");
+    let p = write_pipeline(dir.path(), &counting_pipeline(name, "storage", "1h", 0, &extra));
     run_ok(&["run", p.to_str().unwrap()]);
     let chk = checkpoint_dirs(&dir.path().join("storage")).pop().expect("the final checkpoint is kept");
     (dir, p, chk)
@@ -200,7 +209,7 @@ fn unreachable_storage_fails_fast_naming_the_url() {
 #[test]
 fn retention_keeps_exactly_n_and_no_orphans_and_skips_incomplete_directories() {
     let dir = job_dir(20);
-    let p = write_pipeline(dir.path(), &counting_pipeline("keep", "storage", "50ms", 500, "  retain: 2\n"));
+    let p = write_pipeline(dir.path(), &counting_pipeline("keep", "storage", "50ms", 500, "  retain: 2\n  on-finish: keep\n"));
     // Garbage of a crashed run: a checkpoint directory without metadata, and an orphan state file.
     let junk = dir.path().join("storage/keep/checkpoints/run-0-dead/chk-999999");
     std::fs::create_dir_all(&junk).unwrap();
@@ -277,7 +286,7 @@ fn too_many_failed_checkpoints_fail_the_job() {
 #[test]
 fn list_and_inspect_read_checkpoints_from_storage_without_a_job() {
     let dir = job_dir(20);
-    let p = write_pipeline(dir.path(), &counting_pipeline("listed", "storage", "50ms", 500, "  retain: 2\n"));
+    let p = write_pipeline(dir.path(), &counting_pipeline("listed", "storage", "50ms", 500, "  retain: 2\n  on-finish: keep\n"));
     run_ok(&["run", p.to_str().unwrap()]);
     let out = host(&["checkpoint", "list", p.to_str().unwrap(), "--json"]);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
@@ -286,6 +295,7 @@ fn list_and_inspect_read_checkpoints_from_storage_without_a_job() {
     assert_eq!(rows.len(), 2, "retain: 2 → two listed: {rows:?}");
     assert!(rows[0]["id"].as_u64() < rows[1]["id"].as_u64());
     assert_eq!(rows[1]["trigger"], "final");
+    assert_eq!((rows[0]["kept"].as_bool(), rows[1]["kept"].as_bool()), (Some(false), Some(true)));
 
     let path = rows[1]["path"].as_str().unwrap();
     let out = host(&["checkpoint", "inspect", path, "--json"]);
@@ -300,4 +310,40 @@ fn list_and_inspect_read_checkpoints_from_storage_without_a_job() {
     assert!(text.contains("operator count: parallelism 2") && text.contains("subtask 1:"), "{text}");
     let out = host(&["checkpoint", "inspect", dir.path().to_str().unwrap()]);
     assert!(!out.status.success() && String::from_utf8_lossy(&out.stderr).contains("no checkpoint at"));
+}
+
+#[test]
+fn a_finished_job_deletes_its_checkpoints_by_default_and_keeps_them_when_asked() {
+    let dir = job_dir(4);
+    let p = write_pipeline(dir.path(), &counting_pipeline("tidy", "storage", "20ms", 2000, ""));
+    let log = run_ok(&["run", p.to_str().unwrap()]);
+    assert!(log.contains("checkpoint completed"), "{log}");
+    assert!(checkpoint_dirs(&dir.path().join("storage")).is_empty(), "checkpoints left after a normal finish");
+    let state = dir.path().join("storage/tidy/state");
+    assert!(!state.exists() || std::fs::read_dir(&state).unwrap().next().is_none(), "state files left behind");
+    assert!(log.contains("checkpoints of this run deleted"), "{log}");
+}
+
+#[test]
+fn a_job_that_fails_for_good_keeps_its_last_checkpoint_and_says_where() {
+    let dir = job_dir(60);
+    // The counting operator is replaced by one that starts to panic after 1.5 s.
+    let config = format!("    parallelism: 2\n    config: {{ fail-in: process, how: panic, from: {} }}\n", now_ms() + 1500);
+    let yaml = counting_pipeline("broken", "storage", "50ms", 1000, "")
+        .replace(operators::COUNT, operators::FAULTY)
+        .replace("    parallelism: 2\n", &config)
+        + "restart: { strategy: none }\n";
+    let p = write_pipeline(dir.path(), &yaml);
+    let err = run_err(&["run", p.to_str().unwrap()]);
+    assert!(err.contains("failed for good") && err.contains("operator `count` subtask"), "{err}");
+    let kept = checkpoint_dirs(&dir.path().join("storage"));
+    let last = kept.last().expect("the last checkpoint is kept");
+    assert!(last.join("_kept").exists(), "not marked as kept");
+    assert!(err.contains(&format!("kept checkpoint: file://{}", last.display())), "{err}");
+    let marker: serde_json::Value = serde_json::from_slice(&std::fs::read(last.join("_kept")).unwrap()).unwrap();
+    assert_eq!(marker["reason"], "failed");
+}
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as i64
 }

@@ -99,6 +99,8 @@ sinks:
     type: file
     input: blob
     path: out.txt
+checkpoints:
+  on-finish: keep
 ",
         operators::BLOB
     );

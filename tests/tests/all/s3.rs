@@ -76,7 +76,7 @@ fn s3_storage(port: u16, bucket: &str, prefix: &str) -> String {
 #[test]
 fn killed_and_resumed_runs_on_s3_equal_an_uninterrupted_run() {
     let moto = start_moto("cairn");
-    let times = 60;
+    let times = 100;
     let expected = reference_output(times);
     let dir = job_dir(times);
     let p = write_pipeline(dir.path(), &counting_pipeline("wc", &s3_storage(moto.port, "cairn", "jobs"), "150ms", 600, ""));

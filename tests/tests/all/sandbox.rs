@@ -156,6 +156,8 @@ sinks:
     type: file
     input: bad
     path: out.txt
+checkpoints:
+  on-finish: keep
 ",
             operators::FAULTY
         )

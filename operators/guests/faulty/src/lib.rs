@@ -2,7 +2,8 @@
 //!
 //! Config: `{ fail-in: init | process | on-watermark | snapshot | restore, how: error | panic |
 //! divide-by-zero | unreachable | endless-loop | memory-bomb | flood,
-//! until: <ms since the epoch> }` (with `until`, it fails only before then).
+//! until: <ms>, from: <ms> }` (ms since the epoch: with `until` it fails only
+//! before then, with `from` only from then on).
 //! `snapshot` and `restore` fail inside the encoding and decoding of its state
 //! (a count of events), which the SDK derives. Until
 //! it fails it passes events through unchanged; `flood` emits a thousand
@@ -70,12 +71,15 @@ struct Config {
     /// Fail only before this wall-clock time (ms since the Unix epoch): a transient fault.
     #[serde(default)]
     until: Option<i64>,
+    /// Fail only from this wall-clock time on (ms since the Unix epoch): a late fault.
+    #[serde(default)]
+    from: Option<i64>,
 }
 
 impl Config {
     fn failing_now(&self) -> bool {
         let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64);
-        self.until.is_none_or(|until| now < until)
+        self.until.is_none_or(|until| now < until) && self.from.is_none_or(|from| now >= from)
     }
 }
 
