@@ -49,4 +49,10 @@ checkpoints:
     // What checkpoints committed is in the file, whole lines only.
     let out = std::fs::read_to_string(dir.path().join("out.txt")).unwrap();
     assert!(out.lines().count() > 1000 && out.ends_with('\n'), "committed output missing or torn");
+    // Cancelled: the last checkpoint is kept (checkpoints.on-cancel defaults to keep) and marked.
+    let kept = cairn_tests::checkpoint_dirs(&dir.path().join("storage"));
+    let last = kept.last().expect("a kept checkpoint");
+    let marker: serde_json::Value = serde_json::from_slice(&std::fs::read(last.join("_kept")).unwrap()).unwrap();
+    assert_eq!(marker["reason"], "cancelled");
+    assert!(log.contains("kept checkpoint:"), "{log}");
 }
