@@ -69,6 +69,19 @@ pub enum CheckpointCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Copy a checkpoint into a self-contained, relocatable savepoint that
+    /// shares nothing with the checkpoint area (retention can never break it).
+    Promote {
+        /// The checkpoint directory (or its `_metadata`) as a path or URL.
+        checkpoint: String,
+        /// Where to write the savepoint (path or URL); default: the pipeline's
+        /// savepoint area beside its checkpoints, `savepoints/promoted-<id>`.
+        #[arg(long)]
+        to: Option<String>,
+        /// A pipeline file whose storage options (S3 endpoint, credentials) to use.
+        #[arg(long)]
+        pipeline: Option<PathBuf>,
+    },
 }
 
 /// Runs a `host checkpoint` verb.
@@ -107,6 +120,27 @@ fn checkpoint_command(cmd: CheckpointCommand) -> anyhow::Result<()> {
                     eprintln!("unreadable: {dir}: {why}");
                 }
             }
+        }
+        CheckpointCommand::Promote { checkpoint, to, pipeline } => {
+            let (spec, base) = match &pipeline {
+                Some(p) => {
+                    let p = Pipeline::load(p)?;
+                    (p.spec.storage.clone(), p.base_dir.clone())
+                }
+                None => (Default::default(), PathBuf::from(".")),
+            };
+            let found = io.block_on(catalog::open(&checkpoint, &spec, &base))?;
+            let (to_storage, to_dir) = match &to {
+                Some(t) => catalog::locate(t, &spec, &base)?,
+                None => {
+                    let Some((root, _)) = found.dir.split_once("/checkpoints/") else {
+                        anyhow::bail!("`{checkpoint}` is not in a checkpoint area; say where to write the savepoint with --to");
+                    };
+                    (found.storage.clone(), format!("{root}/savepoints/promoted-{}", found.metadata.id))
+                }
+            };
+            io.block_on(catalog::promote(&found, &to_storage, &to_dir))?;
+            println!("{}/{to_dir}", to_storage.url());
         }
         CheckpointCommand::Inspect { location, pipeline, json } => {
             let (spec, base) = match &pipeline {

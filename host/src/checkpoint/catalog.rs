@@ -74,6 +74,24 @@ pub async fn latest(storage: &Storage, pipeline: &str) -> Result<Option<Found>, 
 /// `_metadata` file) as a local path, `file://` URL, `s3://bucket/key` or
 /// `memory://name/key`. S3 options come from the pipeline's storage section.
 pub async fn open(location: &str, spec: &StorageSpec, base_dir: &FsPath) -> Result<Found, CheckpointError> {
+    let (storage, dir) = locate(location, spec, base_dir)?;
+    let path = format!("{dir}/{METADATA_FILE}");
+    let bytes = match storage.get(&path).await {
+        Ok(b) => b,
+        Err(super::StorageError::NotFound { .. }) => {
+            return Err(CheckpointError::NotFound(format!(
+                "no checkpoint at `{location}`: `{METADATA_FILE}` is missing (a checkpoint without it never completed)"
+            )));
+        }
+        Err(e) => return Err(e.into()),
+    };
+    let metadata = Metadata::parse(&bytes, &format!("{location}/{METADATA_FILE}"))?;
+    Ok(Found { storage, dir, metadata })
+}
+
+/// The storage and directory a location names: a local path, `file://`,
+/// `s3://bucket/key` or `memory://name/key` (a trailing `_metadata` is dropped).
+pub fn locate(location: &str, spec: &StorageSpec, base_dir: &FsPath) -> Result<(Storage, String), CheckpointError> {
     let trimmed = location.trim_end_matches('/');
     let trimmed = trimmed.strip_suffix(&format!("/{METADATA_FILE}")).unwrap_or(trimmed);
     let (storage, dir) = if let Some(rest) = trimmed.strip_prefix("s3://") {
@@ -90,16 +108,29 @@ pub async fn open(location: &str, spec: &StorageSpec, base_dir: &FsPath) -> Resu
         let spec = StorageSpec { url: "/".into(), options: Default::default() };
         (Storage::open(&spec, FsPath::new("/"))?, path.to_string_lossy().trim_start_matches('/').to_string())
     };
-    let path = format!("{dir}/{METADATA_FILE}");
-    let bytes = match storage.get(&path).await {
-        Ok(b) => b,
-        Err(super::StorageError::NotFound { .. }) => {
-            return Err(CheckpointError::NotFound(format!(
-                "no checkpoint at `{location}`: `{METADATA_FILE}` is missing (a checkpoint without it never completed)"
-            )));
+    Ok((storage, dir))
+}
+
+/// Copies checkpoint `found` into `to` as a self-contained, relocatable
+/// savepoint: its own copy of every state file under `state/`, referenced
+/// relatively, so retention of the checkpoint area can never break it.
+pub async fn promote(found: &Found, to: &Storage, to_dir: &str) -> Result<Metadata, CheckpointError> {
+    let mut meta = found.metadata.clone();
+    meta.kind = super::Kind::Savepoint;
+    for op in meta.operators.values_mut() {
+        for h in &mut op.subtasks {
+            let src = super::storage::join_relative(&found.dir, &h.file)
+                .ok_or_else(|| CheckpointError::Incompatible(format!("bad state reference `{}`", h.file)))?;
+            let rel = format!("state/{}", h.sha256);
+            let dst = format!("{to_dir}/{rel}");
+            if !to.exists(&dst).await? {
+                to.put(&dst, found.storage.get(&src).await?).await?;
+            }
+            h.file = rel;
         }
-        Err(e) => return Err(e.into()),
-    };
-    let metadata = Metadata::parse(&bytes, &format!("{location}/{METADATA_FILE}"))?;
-    Ok(Found { storage, dir, metadata })
+    }
+    // Metadata last: the savepoint exists once it is written.
+    to.put(&format!("{to_dir}/{METADATA_FILE}"), bytes::Bytes::from(meta.to_bytes())).await?;
+    tracing::info!(event = "promoted", checkpoint = meta.id, to = %format!("{}/{to_dir}", to.url()), "checkpoint promoted to a savepoint");
+    Ok(meta)
 }

@@ -347,3 +347,28 @@ fn a_job_that_fails_for_good_keeps_its_last_checkpoint_and_says_where() {
 fn now_ms() -> i64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as i64
 }
+
+#[test]
+fn a_promoted_checkpoint_is_self_contained_and_relocatable() {
+    let (dir, p, chk) = finished_job("promo", "");
+    let first = std::fs::read_to_string(dir.path().join("out/counts.txt")).unwrap();
+
+    let out = host(&["checkpoint", "promote", chk.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(dir.path().join("storage/promo/savepoints").is_dir());
+
+    let sp = dir.path().join("sp1");
+    let out = host(&["checkpoint", "promote", chk.to_str().unwrap(), "--to", sp.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    // Nothing of the checkpoint area is needed any more, and the savepoint can move.
+    std::fs::remove_dir_all(dir.path().join("storage")).unwrap();
+    let moved = dir.path().join("elsewhere/sp");
+    std::fs::create_dir_all(moved.parent().unwrap()).unwrap();
+    std::fs::rename(&sp, &moved).unwrap();
+    let meta: serde_json::Value = serde_json::from_slice(&std::fs::read(moved.join("_metadata")).unwrap()).unwrap();
+    assert_eq!(meta["kind"], "savepoint");
+
+    let log = run_ok(&["run", p.to_str().unwrap(), "--from", moved.to_str().unwrap()]);
+    assert!(log.contains("restoring from checkpoint"), "{log}");
+    assert_eq!(std::fs::read_to_string(dir.path().join("out/counts.txt")).unwrap(), first);
+}
