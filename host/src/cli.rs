@@ -44,6 +44,73 @@ pub enum Command {
     /// Checkpoints in storage (also of jobs no longer running).
     #[command(subcommand)]
     Checkpoint(CheckpointCommand),
+    /// Check that a checkpoint or savepoint restores into a pipeline, without
+    /// running it: instantiate every operator subtask, `init` it, and `restore`
+    /// its saved state (format and version included); report per operator.
+    Check {
+        /// The pipeline file.
+        pipeline: PathBuf,
+        /// The checkpoint or savepoint (path or URL).
+        #[arg(long)]
+        from: String,
+        /// Accept operators without state and state of removed operators.
+        #[arg(long)]
+        allow_non_restored_state: bool,
+        /// Print JSON for scripts.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// `host check`: restores every operator subtask from `from` without running the pipeline.
+fn check(pipeline: &std::path::Path, from: &str, allow: bool, json: bool) -> anyhow::Result<()> {
+    use crate::checkpoint::{catalog, restore};
+    let p = Pipeline::load(pipeline)?;
+    let io = io_runtime()?;
+    let found = io.block_on(catalog::open(from, &p.spec.storage, &p.base_dir))?;
+    let mut state = io.block_on(restore::load(&found, &p.spec, allow))?;
+    let runtime = Runtime::for_pipeline(&p)?;
+    let mut report = Vec::new();
+    let mut failed = false;
+    for op in &p.spec.operators {
+        let saved = found.metadata.operators.get(&op.id);
+        let outcome = (|| -> Result<String, String> {
+            let component = runtime.load(&op.id, &p.resolve(&op.component)).map_err(|e| e.to_string())?;
+            let Some(snaps) = state.operators.remove(&op.id) else {
+                return Ok("no state to restore".into());
+            };
+            let config = op.config.as_ref().map_or_else(|| "null".to_string(), |c| c.to_string());
+            for (s, snap) in snaps.iter().enumerate() {
+                let mut inst = component
+                    .instantiate(s, crate::runtime::Limits::from(&op.limits), &Default::default())
+                    .map_err(|e| e.to_string())?;
+                inst.init(&config).map_err(|e| e.to_string())?;
+                inst.restore(snap).map_err(|e| e.to_string())?;
+            }
+            let same = saved.is_some_and(|s| s.component_digest == component.digest());
+            Ok(format!("restores ({} subtasks{})", snaps.len(), if same { "" } else { ", component changed since the checkpoint" }))
+        })();
+        failed |= outcome.is_err();
+        let versions: Vec<u32> = saved.map(|s| s.subtasks.iter().map(|h| h.version).collect()).unwrap_or_default();
+        report.push(serde_json::json!({
+            "operator": op.id,
+            "ok": outcome.is_ok(),
+            "state-versions": versions,
+            "result": outcome.unwrap_or_else(|e| e),
+        }));
+    }
+    if json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        for r in &report {
+            let mark = if r["ok"].as_bool() == Some(true) { "ok  " } else { "FAIL" };
+            println!("{mark} {}: {}", r["operator"].as_str().unwrap_or(""), r["result"].as_str().unwrap_or(""));
+        }
+    }
+    if failed {
+        anyhow::bail!("`{from}` does not restore into {}", pipeline.display());
+    }
+    Ok(())
 }
 
 /// `host checkpoint …`
@@ -290,6 +357,7 @@ pub fn main() -> anyhow::Result<()> {
             Ok(())
         }
         Command::Checkpoint(cmd) => checkpoint_command(cmd),
+        Command::Check { pipeline, from, allow_non_restored_state, json } => check(&pipeline, &from, allow_non_restored_state, json),
         Command::Validate { pipeline } => {
             let p = Pipeline::load(&pipeline)?;
             let runtime = Runtime::new()?;

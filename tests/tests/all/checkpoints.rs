@@ -372,3 +372,30 @@ fn a_promoted_checkpoint_is_self_contained_and_relocatable() {
     assert!(log.contains("restoring from checkpoint"), "{log}");
     assert_eq!(std::fs::read_to_string(dir.path().join("out/counts.txt")).unwrap(), first);
 }
+
+#[test]
+fn check_reports_whether_each_operator_restores_without_running() {
+    let (dir, p, chk) = finished_job("checked", "");
+    let out_before = std::fs::read_to_string(dir.path().join("out/counts.txt")).unwrap();
+    let out = host(&["check", p.to_str().unwrap(), "--from", chk.to_str().unwrap()]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}{}", String::from_utf8_lossy(&out.stderr));
+    assert!(text.contains("ok   count: restores (2 subtasks)") && text.contains("ok   tokenize"), "{text}");
+
+    // A state version the operator cannot read (as if saved by a newer operator).
+    let meta = chk.join("_metadata");
+    let mut m: serde_json::Value = serde_json::from_slice(&std::fs::read(&meta).unwrap()).unwrap();
+    for s in m["operators"]["count"]["subtasks"].as_array_mut().unwrap() {
+        s["version"] = 2.into();
+    }
+    std::fs::write(&meta, serde_json::to_vec(&m).unwrap()).unwrap();
+    let out = host(&["check", p.to_str().unwrap(), "--from", chk.to_str().unwrap(), "--json"]);
+    assert!(!out.status.success());
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let count = report.as_array().unwrap().iter().find(|r| r["operator"] == "count").unwrap();
+    assert_eq!(count["ok"], false);
+    assert_eq!(count["state-versions"], serde_json::json!([2, 2]));
+    assert!(count["result"].as_str().unwrap().contains("cannot restore state version 2"), "{count}");
+    // Nothing ran: the output is untouched.
+    assert_eq!(std::fs::read_to_string(dir.path().join("out/counts.txt")).unwrap(), out_before);
+}
