@@ -1,0 +1,146 @@
+"""`count` in Python: running count of events per key.
+
+The same operator as the Rust `operators/guests/count`: for each input event,
+increments its key's count (keyless events count under the empty key) and
+emits an event with the same key (or none) and timestamp whose value is the new
+count in decimal ASCII. No config.
+
+State: the counts, format "postcard", version 1 -- the byte layout of the Rust
+counter's `KeyedState<u64>` (a varint entry count, then per key in ascending
+byte order: varint key length, key bytes, varint count), so a checkpoint of
+either restores into the other.
+
+Built by `guestc python` (componentize-py) into target/operators/python-count.wasm.
+"""
+
+from wit_world import exports
+from componentize_py_types import Err
+from wit_world.imports import log
+from wit_world.imports.types import Batch, StateInfo
+
+FORMAT = "postcard"
+STATE_VERSION = 1
+
+
+def _varint(n: int, out: bytearray) -> None:
+    """Appends `n` (unsigned) as a LEB128 varint, postcard's integer encoding."""
+    while n >= 0x80:
+        out.append((n & 0x7F) | 0x80)
+        n >>= 7
+    out.append(n)
+
+
+def _read_varint(buf: bytes, pos: int) -> tuple[int, int]:
+    """Reads a varint at `pos`; returns (value, next position)."""
+    n = 0
+    shift = 0
+    while True:
+        if pos >= len(buf):
+            raise ValueError("truncated varint")
+        b = buf[pos]
+        pos += 1
+        n |= (b & 0x7F) << shift
+        if b < 0x80:
+            return n, pos
+        shift += 7
+        if shift > 63:
+            raise ValueError("varint too long")
+
+
+def encode_counts(counts: dict) -> bytes:
+    """The counts in the Rust counter's snapshot layout."""
+    out = bytearray()
+    _varint(len(counts), out)
+    for key in sorted(counts):
+        _varint(len(key), out)
+        out += key
+        _varint(counts[key], out)
+    return bytes(out)
+
+
+def decode_counts(buf: bytes) -> dict:
+    """Inverse of `encode_counts`; every byte must be used."""
+    n, pos = _read_varint(buf, 0)
+    counts = {}
+    for _ in range(n):
+        klen, pos = _read_varint(buf, pos)
+        if pos + klen > len(buf):
+            raise ValueError("truncated key")
+        key = bytes(buf[pos : pos + klen])
+        pos += klen
+        counts[key], pos = _read_varint(buf, pos)
+    if pos != len(buf):
+        raise ValueError(f"{len(buf) - pos} bytes left over after the state")
+    return counts
+
+
+class Operator(exports.Operator):
+    """One instance per subtask; the host calls init, then process per batch."""
+
+    def __init__(self) -> None:
+        self.counts: dict[bytes, int] = {}
+        self.pending = b""  # snapshot bytes not read yet
+        self.restoring: bytearray | None = None
+        self.restore_size = 0
+
+    def init(self, config: str) -> None:
+        if config.strip() not in ("", "null"):
+            raise Err(f"invalid config: count takes none, got {config}")
+        log.log(log.Level.DEBUG, "python count ready")
+
+    def process(self, input: Batch) -> Batch:
+        if self.restoring is not None:
+            raise Err("process called while a restore is in progress")
+        keys, key_ends, ts = input.keys, input.key_ends, input.timestamps
+        counts = self.counts
+        values = bytearray()
+        value_ends = []
+        start = 0
+        for i, end in enumerate(key_ends):
+            key = keys[start:end]
+            start = end
+            n = counts.get(key, 0) + 1
+            counts[key] = n
+            values += str(n).encode()
+            value_ends.append(len(values))
+        # Keys, their ends, timestamps and keyless events are the input's.
+        return Batch(keys, list(key_ends), bytes(values), value_ends, list(ts), list(input.keyless))
+
+    def on_watermark(self, ts: int) -> Batch:
+        return Batch(b"", [], b"", [], [], [])
+
+    def snapshot(self) -> StateInfo:
+        self.pending = encode_counts(self.counts)
+        return StateInfo(FORMAT, STATE_VERSION, len(self.pending))
+
+    def snapshot_read(self, max_len: int) -> bytes:
+        piece, self.pending = self.pending[:max_len], self.pending[max_len:]
+        return piece
+
+    def restore(self, info: StateInfo) -> None:
+        if info.format != FORMAT:
+            raise Err(f"cannot restore state in format {info.format!r}: count reads {FORMAT!r} only")
+        if info.version != STATE_VERSION:
+            raise Err(f"cannot restore state version {info.version}: count reads version {STATE_VERSION} only")
+        self.restoring = bytearray()
+        self.restore_size = info.size
+
+    def restore_write(self, bytes: bytes) -> None:
+        if self.restoring is None:
+            raise Err("restore-write without restore")
+        if len(self.restoring) + len(bytes) > self.restore_size:
+            self.restoring = None
+            raise Err(f"restore-write: more bytes than the {self.restore_size} announced")
+        self.restoring += bytes
+
+    def restore_finish(self) -> None:
+        if self.restoring is None:
+            raise Err("restore-finish without restore")
+        buf, self.restoring = self.restoring, None
+        if len(buf) != self.restore_size:
+            raise Err(f"restore-finish: {len(buf)} bytes written but the state has {self.restore_size} bytes")
+        try:
+            self.counts = decode_counts(bytes(buf))
+        except ValueError as e:
+            raise Err(f"state version {STATE_VERSION}: cannot decode state: {e}")
+        log.log(log.Level.INFO, f"python count restored {len(self.counts)} keys")

@@ -1,0 +1,463 @@
+//! Builds Cairn operators written in C, Python and JavaScript into WebAssembly
+//! components, installing each language's toolchain on first use.
+//!
+//! | language | sources | toolchain (pinned) | output |
+//! | --- | --- | --- | --- |
+//! | C | `operators/c/<name>.c` | Debian's clang-19, lld-19, wasi-libc; bindings from `wit-bindgen-c`, component from `wit-component` with the WASI preview 1 reactor adapter (both linked into this tool) | `target/operators/c-<name>.wasm` |
+//! | Python | `operators/python/<name>/app.py` | componentize-py 0.25.1 in a venv under `target/guest-toolchains/` | `target/operators/python-<name>.wasm` |
+//! | JavaScript | `operators/js/<name>.js` | componentize-js 0.23.0 from npm under `target/guest-toolchains/` | `target/operators/js-<name>.wasm` |
+//!
+//! [`build`] is what `guestc <lang>` runs (and what the tests call). A build is
+//! skipped when the output exists and a digest of its inputs (sources, the WIT
+//! package, the pinned tool versions) is unchanged. Installing a toolchain that
+//! is missing can fail only for reasons outside the project (no registry, not
+//! root for `apt-get`): that is [`Error::ToolchainUnavailable`], distinct from
+//! a failing build ([`Error::Build`]).
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use sha2::{Digest, Sha256};
+
+/// componentize-py version (Python guests).
+pub const COMPONENTIZE_PY: &str = "0.25.1";
+/// componentize-js version (JavaScript guests).
+pub const COMPONENTIZE_JS: &str = "0.23.0";
+/// Debian packages for C guests.
+pub const C_PACKAGES: &[&str] = &["clang-19", "lld-19", "libclang-rt-19-dev-wasm32", "wasi-libc"];
+/// The WIT world every operator targets.
+pub const WORLD: &str = "operator-world";
+
+/// Bumped when this tool changes how it builds, so outputs are rebuilt.
+const RECIPE: &str = "guestc-1";
+
+/// A guest language.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Lang {
+    /// C, through clang and wasi-libc.
+    C,
+    /// Python, through componentize-py.
+    Python,
+    /// JavaScript, through componentize-js.
+    Js,
+}
+
+impl Lang {
+    /// Every language, in a fixed order.
+    pub const ALL: [Lang; 3] = [Lang::C, Lang::Python, Lang::Js];
+
+    /// The name used on the command line, in paths and in output file names.
+    pub fn name(self) -> &'static str {
+        match self {
+            Lang::C => "c",
+            Lang::Python => "python",
+            Lang::Js => "js",
+        }
+    }
+
+    /// Parses [`Lang::name`] (also `javascript`).
+    pub fn parse(s: &str) -> Option<Lang> {
+        match s {
+            "c" => Some(Lang::C),
+            "python" | "py" => Some(Lang::Python),
+            "js" | "javascript" => Some(Lang::Js),
+            _ => None,
+        }
+    }
+}
+
+/// Why a build failed.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// A toolchain is missing and could not be installed (registry unreachable,
+    /// not allowed to install system packages, ...).
+    #[error("the {lang} toolchain is not available: {reason}")]
+    ToolchainUnavailable {
+        /// Language name.
+        lang: &'static str,
+        /// What failed, with the installer's output.
+        reason: String,
+    },
+    /// The toolchain is there but building an operator failed.
+    #[error("building {what} failed: {reason}")]
+    Build {
+        /// The operator or step.
+        what: String,
+        /// The compiler's output or the error.
+        reason: String,
+    },
+}
+
+impl Error {
+    fn build(what: impl Into<String>, reason: impl std::fmt::Display) -> Error {
+        Error::Build { what: what.into(), reason: reason.to_string() }
+    }
+}
+
+/// Where sources are read and everything is written.
+#[derive(Clone, Debug)]
+pub struct Layout {
+    /// The repository root (holding `wit/` and `operators/`).
+    pub root: PathBuf,
+    /// The cargo target directory: components go to `<target>/operators/`,
+    /// toolchains to `<target>/guest-toolchains/`, intermediates to
+    /// `<target>/guest-build/`.
+    pub target: PathBuf,
+}
+
+impl Layout {
+    /// The repository this tool was built from, and its target directory
+    /// (`$CARGO_TARGET_DIR` when absolute, else `<root>/target`), like
+    /// `operators/build.rs`.
+    pub fn discover() -> Layout {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+        let root = root.canonicalize().unwrap_or(root);
+        Layout::at(root)
+    }
+
+    /// The layout of the repository at `root`.
+    pub fn at(root: PathBuf) -> Layout {
+        let target = std::env::var_os("CARGO_TARGET_DIR")
+            .map(PathBuf::from)
+            .filter(|p| p.is_absolute())
+            .unwrap_or_else(|| root.join("target"));
+        Layout { root, target }
+    }
+
+    /// `<target>/operators`, where components are written.
+    pub fn operators_dir(&self) -> PathBuf {
+        self.target.join("operators")
+    }
+
+    /// `<target>/guest-toolchains`, where Python and JavaScript toolchains are installed.
+    pub fn toolchains_dir(&self) -> PathBuf {
+        self.target.join("guest-toolchains")
+    }
+
+    fn build_dir(&self, lang: Lang) -> PathBuf {
+        self.target.join("guest-build").join(lang.name())
+    }
+
+    /// The component path of operator `name` in `lang`: `<target>/operators/<lang>-<name>.wasm`.
+    pub fn component(&self, lang: Lang, name: &str) -> PathBuf {
+        self.operators_dir().join(format!("{}-{name}.wasm", lang.name()))
+    }
+}
+
+/// One built operator.
+#[derive(Clone, Debug)]
+pub struct Built {
+    /// Operator name (file or directory stem).
+    pub name: String,
+    /// The component.
+    pub path: PathBuf,
+    /// Whether it was rebuilt now (false: up to date).
+    pub rebuilt: bool,
+}
+
+/// Installs `lang`'s toolchain if missing and builds every operator of that
+/// language into `<target>/operators/<lang>-<name>.wasm`.
+pub fn build(lang: Lang, layout: &Layout) -> Result<Vec<Built>, Error> {
+    let build_dir = layout.build_dir(lang);
+    std::fs::create_dir_all(&build_dir).map_err(|e| Error::build(build_dir.display().to_string(), e))?;
+    std::fs::create_dir_all(layout.operators_dir()).map_err(|e| Error::build("target/operators", e))?;
+    // One build per language at a time, also across processes (tests run in parallel).
+    let lock = std::fs::File::create(build_dir.with_extension("lock")).map_err(|e| Error::build("lock file", e))?;
+    lock.lock().map_err(|e| Error::build("lock file", e))?;
+    let sources = sources(lang, layout)?;
+    let wit = wit_digest(&layout.root.join("wit"))?;
+    let mut built = Vec::new();
+    let mut toolchain_ready = false;
+    for (name, files) in sources {
+        let out = layout.component(lang, &name);
+        let stamp_path = build_dir.join(format!("{name}.stamp"));
+        let stamp = stamp(lang, &wit, &files)?;
+        if out.exists() && std::fs::read_to_string(&stamp_path).ok().as_deref() == Some(stamp.as_str()) {
+            built.push(Built { name, path: out, rebuilt: false });
+            continue;
+        }
+        if !toolchain_ready {
+            match lang {
+                Lang::C => ensure_c_toolchain()?,
+                Lang::Python => {
+                    ensure_componentize_py(layout)?;
+                }
+                Lang::Js => {
+                    ensure_componentize_js(layout)?;
+                }
+            }
+            toolchain_ready = true;
+        }
+        let bytes = match lang {
+            Lang::C => build_c(layout, &build_dir, &name, &files[0])?,
+            Lang::Python => build_python(layout, &build_dir, &name, &files[0])?,
+            Lang::Js => build_js(layout, &build_dir, &name, &files[0])?,
+        };
+        if !bytes.starts_with(b"\0asm\x0d\0\x01\0") {
+            return Err(Error::build(&name, "the toolchain did not produce a component"));
+        }
+        write_atomic(&out, &bytes).map_err(|e| Error::build(out.display().to_string(), e))?;
+        write_atomic(&stamp_path, stamp.as_bytes()).map_err(|e| Error::build("stamp", e))?;
+        built.push(Built { name, path: out, rebuilt: true });
+    }
+    Ok(built)
+}
+
+/// The operators of `lang`: (name, [main source, other inputs...]), sorted.
+fn sources(lang: Lang, layout: &Layout) -> Result<Vec<(String, Vec<PathBuf>)>, Error> {
+    let dir = layout.root.join("operators").join(lang.name());
+    let entries = std::fs::read_dir(&dir).map_err(|e| Error::build(dir.display().to_string(), e))?;
+    let mut paths: Vec<PathBuf> = entries.flatten().map(|e| e.path()).collect();
+    paths.sort();
+    let mut found = Vec::new();
+    for path in &paths {
+        let stem = path.file_stem().and_then(|s| s.to_str()).unwrap_or_default().to_string();
+        match lang {
+            // Every .c file is one operator; headers beside them are inputs of all.
+            Lang::C if path.extension().is_some_and(|e| e == "c") => {
+                let mut files = vec![path.clone()];
+                files.extend(paths.iter().filter(|p| p.extension().is_some_and(|e| e == "h")).cloned());
+                found.push((stem, files));
+            }
+            Lang::Python if path.join("app.py").is_file() => {
+                let mut files = vec![path.join("app.py")];
+                let mut more: Vec<PathBuf> = std::fs::read_dir(path)
+                    .map_err(|e| Error::build(path.display().to_string(), e))?
+                    .flatten()
+                    .map(|e| e.path())
+                    .filter(|p| p.extension().is_some_and(|e| e == "py") && !p.ends_with("app.py"))
+                    .collect();
+                more.sort();
+                files.extend(more);
+                found.push((stem, files));
+            }
+            Lang::Js if path.extension().is_some_and(|e| e == "js") => found.push((stem, vec![path.clone()])),
+            _ => {}
+        }
+    }
+    if found.is_empty() {
+        return Err(Error::build(dir.display().to_string(), "no operators found"));
+    }
+    Ok(found)
+}
+
+fn wit_digest(dir: &Path) -> Result<String, Error> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
+        .map_err(|e| Error::build(dir.display().to_string(), e))?
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|e| e == "wit"))
+        .collect();
+    files.sort();
+    let mut h = Sha256::new();
+    for f in files {
+        h.update(std::fs::read(&f).map_err(|e| Error::build(f.display().to_string(), e))?);
+    }
+    Ok(hex::encode(h.finalize()))
+}
+
+fn stamp(lang: Lang, wit: &str, files: &[PathBuf]) -> Result<String, Error> {
+    let mut h = Sha256::new();
+    h.update(format!("{RECIPE} {} {COMPONENTIZE_PY} {COMPONENTIZE_JS} {C_PACKAGES:?} {wit}", lang.name()));
+    for f in files {
+        h.update(f.to_string_lossy().as_bytes());
+        h.update(std::fs::read(f).map_err(|e| Error::build(f.display().to_string(), e))?);
+    }
+    Ok(hex::encode(h.finalize()))
+}
+
+/// Writes `bytes` to `path` through a temporary file and a rename.
+fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let tmp = path.with_extension(format!("tmp{}", std::process::id()));
+    let mut f = std::fs::File::create(&tmp)?;
+    f.write_all(bytes)?;
+    f.sync_all()?;
+    std::fs::rename(&tmp, path)
+}
+
+/// Runs `cmd`, returning its output, or a description of the failure.
+fn run(cmd: &mut Command) -> Result<Output, String> {
+    let shown = format!("{cmd:?}");
+    match cmd.output() {
+        Ok(o) if o.status.success() => Ok(o),
+        Ok(o) => Err(format!(
+            "`{shown}` failed ({}):\n{}{}",
+            o.status,
+            tail(&String::from_utf8_lossy(&o.stdout)),
+            tail(&String::from_utf8_lossy(&o.stderr))
+        )),
+        Err(e) => Err(format!("cannot run `{shown}`: {e}")),
+    }
+}
+
+/// The last 40 lines of `s`.
+fn tail(s: &str) -> String {
+    let lines: Vec<&str> = s.lines().collect();
+    let start = lines.len().saturating_sub(40);
+    lines[start..].iter().map(|l| format!("{l}\n")).collect()
+}
+
+// ---------------------------------------------------------------- C
+
+/// What the C build needs from Debian's packages.
+const C_FILES: &[&str] = &[
+    "/usr/bin/clang-19",
+    "/usr/bin/wasm-ld-19",
+    "/usr/lib/wasm32-wasi/libc.a",
+    "/usr/lib/wasm32-wasi/crt1-reactor.o",
+    "/usr/lib/llvm-19/lib/clang/19/lib/wasi/libclang_rt.builtins-wasm32.a",
+];
+
+/// Installs clang-19, lld-19, the wasm32 runtime library and wasi-libc with
+/// apt-get when any is missing (as root, or through `sudo -n`).
+fn ensure_c_toolchain() -> Result<(), Error> {
+    if C_FILES.iter().all(|f| Path::new(f).exists()) {
+        return Ok(());
+    }
+    let unavailable = |reason: String| Error::ToolchainUnavailable { lang: "C", reason };
+    if !Path::new("/usr/bin/apt-get").exists() {
+        return Err(unavailable(format!("apt-get not found; install {} (Debian names) by hand", C_PACKAGES.join(" "))));
+    }
+    let root = run(Command::new("id").arg("-u")).map(|o| String::from_utf8_lossy(&o.stdout).trim() == "0").unwrap_or(false);
+    let apt = |args: &[&str]| {
+        let mut cmd = if root { Command::new("apt-get") } else { Command::new("sudo") };
+        if !root {
+            cmd.args(["-n", "apt-get"]);
+        }
+        cmd.args(args).env("DEBIAN_FRONTEND", "noninteractive");
+        cmd
+    };
+    eprintln!("guestc: installing the C toolchain: apt-get install {}", C_PACKAGES.join(" "));
+    run(&mut apt(&["update", "-qq"])).map_err(unavailable)?;
+    run(apt(&["install", "-y", "-qq", "--no-install-recommends"]).args(C_PACKAGES)).map_err(unavailable)?;
+    if let Some(missing) = C_FILES.iter().find(|f| !Path::new(f).exists()) {
+        return Err(unavailable(format!("{missing} is still missing after installing {}", C_PACKAGES.join(" "))));
+    }
+    Ok(())
+}
+
+/// Generates the C bindings of the operator world (what `wit-bindgen c` does)
+/// into `gen`: `operator_world.h`, `operator_world.c` and
+/// `operator_world_component_type.o`.
+pub fn generate_c_bindings(wit_dir: &Path, gen_dir: &Path) -> Result<(), Error> {
+    use wit_bindgen_core::wit_parser::Resolve;
+    let mut resolve = Resolve::default();
+    let (pkg, _) = resolve.push_path(wit_dir).map_err(|e| Error::build("reading wit/", format!("{e:?}")))?;
+    let world = resolve.select_world(&[pkg], Some(WORLD)).map_err(|e| Error::build("wit world", format!("{e:?}")))?;
+    let mut files = wit_bindgen_core::Files::default();
+    let opts = wit_bindgen_c::Opts::default();
+    opts.build()
+        .generate(&mut resolve, world, &mut files)
+        .map_err(|e| Error::build("C bindings", format!("{e:?}")))?;
+    std::fs::create_dir_all(gen_dir).map_err(|e| Error::build("C bindings", e))?;
+    for (name, bytes) in files.iter() {
+        write_atomic(&gen_dir.join(name), bytes).map_err(|e| Error::build("C bindings", e))?;
+    }
+    Ok(())
+}
+
+/// Makes a component of a core module built against WASI preview 1 (what
+/// `wasm-tools component new --adapt wasi_snapshot_preview1=<reactor adapter>` does).
+pub fn componentize_core(core: &[u8]) -> Result<Vec<u8>, String> {
+    use wasi_preview1_component_adapter_provider::{
+        WASI_SNAPSHOT_PREVIEW1_ADAPTER_NAME, WASI_SNAPSHOT_PREVIEW1_REACTOR_ADAPTER,
+    };
+    wit_component::ComponentEncoder::default()
+        .module(core)
+        .and_then(|e| e.adapter(WASI_SNAPSHOT_PREVIEW1_ADAPTER_NAME, WASI_SNAPSHOT_PREVIEW1_REACTOR_ADAPTER))
+        .and_then(|e| e.validate(true).encode())
+        .map_err(|e| format!("{e:?}"))
+}
+
+fn build_c(layout: &Layout, build_dir: &Path, name: &str, source: &Path) -> Result<Vec<u8>, Error> {
+    let gen_dir = build_dir.join("gen");
+    generate_c_bindings(&layout.root.join("wit"), &gen_dir)?;
+    let core = build_dir.join(format!("{name}.core.wasm"));
+    let stem = WORLD.replace('-', "_");
+    let mut cmd = Command::new("clang-19");
+    cmd.args(["--target=wasm32-wasi", "-Os", "-Wall", "-Werror", "-mexec-model=reactor", "-Wl,--no-entry", "-Wl,--strip-all"])
+        .arg("-I")
+        .arg(&gen_dir)
+        .arg("-I")
+        .arg(source.parent().unwrap_or(Path::new(".")))
+        .arg(source)
+        .arg(gen_dir.join(format!("{stem}.c")))
+        .arg(gen_dir.join(format!("{stem}_component_type.o")))
+        .arg("-o")
+        .arg(&core);
+    run(&mut cmd).map_err(|e| Error::build(format!("C operator `{name}`"), e))?;
+    let core = std::fs::read(&core).map_err(|e| Error::build(name, e))?;
+    componentize_core(&core).map_err(|e| Error::build(format!("C operator `{name}` (component new)"), e))
+}
+
+// ---------------------------------------------------------------- Python
+
+/// Installs componentize-py into a venv under `target/guest-toolchains/` if
+/// missing; returns its executable.
+fn ensure_componentize_py(layout: &Layout) -> Result<PathBuf, Error> {
+    let venv = layout.toolchains_dir().join(format!("componentize-py-{COMPONENTIZE_PY}"));
+    let exe = venv.join("bin/componentize-py");
+    if venv.join(".installed").exists() && exe.exists() {
+        return Ok(exe);
+    }
+    let unavailable = |reason: String| Error::ToolchainUnavailable { lang: "Python", reason };
+    eprintln!("guestc: installing componentize-py {COMPONENTIZE_PY} into {}", venv.display());
+    let _ = std::fs::remove_dir_all(&venv);
+    run(Command::new("python3").args(["-m", "venv"]).arg(&venv)).map_err(unavailable)?;
+    run(Command::new(venv.join("bin/pip")).args(["install", "-q", "--disable-pip-version-check"]).arg(format!("componentize-py=={COMPONENTIZE_PY}")))
+        .map_err(unavailable)?;
+    std::fs::write(venv.join(".installed"), COMPONENTIZE_PY).map_err(|e| Error::build("venv", e))?;
+    Ok(exe)
+}
+
+fn build_python(layout: &Layout, build_dir: &Path, name: &str, app: &Path) -> Result<Vec<u8>, Error> {
+    let exe = ensure_componentize_py(layout)?;
+    let out = build_dir.join(format!("{name}.wasm"));
+    let mut cmd = Command::new(exe);
+    cmd.arg("-d")
+        .arg(layout.root.join("wit"))
+        .args(["-w", WORLD, "componentize", "-p"])
+        .arg(app.parent().unwrap_or(Path::new(".")))
+        .arg("app")
+        .arg("-o")
+        .arg(&out);
+    run(&mut cmd).map_err(|e| Error::build(format!("Python operator `{name}`"), e))?;
+    std::fs::read(&out).map_err(|e| Error::build(name, e))
+}
+
+// ---------------------------------------------------------------- JavaScript
+
+/// Installs the componentize-js CLI with npm under `target/guest-toolchains/`
+/// if missing; returns its executable.
+fn ensure_componentize_js(layout: &Layout) -> Result<PathBuf, Error> {
+    let dir = layout.toolchains_dir().join(format!("componentize-js-{COMPONENTIZE_JS}"));
+    let exe = dir.join("node_modules/.bin/componentize-js");
+    if dir.join(".installed").exists() && exe.exists() {
+        return Ok(exe);
+    }
+    let unavailable = |reason: String| Error::ToolchainUnavailable { lang: "JavaScript", reason };
+    eprintln!("guestc: installing componentize-js {COMPONENTIZE_JS} into {}", dir.display());
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).map_err(|e| Error::build("npm prefix", e))?;
+    run(Command::new("npm")
+        .args(["install", "--no-audit", "--no-fund", "--prefix", "."])
+        .arg(format!("@bytecodealliance/componentize-js@{COMPONENTIZE_JS}"))
+        .current_dir(&dir))
+    .map_err(unavailable)?;
+    std::fs::write(dir.join(".installed"), COMPONENTIZE_JS).map_err(|e| Error::build("npm prefix", e))?;
+    Ok(exe)
+}
+
+fn build_js(layout: &Layout, build_dir: &Path, name: &str, source: &Path) -> Result<Vec<u8>, Error> {
+    let exe = ensure_componentize_js(layout)?;
+    let out = build_dir.join(format!("{name}.wasm"));
+    // componentize-js reads the WIT folder relative to the working directory.
+    let mut cmd = Command::new(exe);
+    cmd.args(["--wit", "wit", "--world-name", WORLD, "-d", "http", "fetch-event", "-o"])
+        .arg(&out)
+        .arg(source)
+        .current_dir(&layout.root);
+    run(&mut cmd).map_err(|e| Error::build(format!("JavaScript operator `{name}`"), e))?;
+    std::fs::read(&out).map_err(|e| Error::build(name, e))
+}
