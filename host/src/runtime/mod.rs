@@ -2,6 +2,7 @@
 //! pre-linked once per run, one instance per subtask.
 
 mod bindings;
+mod cache;
 mod instance;
 mod log;
 mod stdio;
@@ -11,10 +12,11 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use sha2::{Digest, Sha256};
-use wasmtime::component::{Component, Linker};
+use wasmtime::component::Linker;
 use wasmtime::{Config, Engine, Store};
 
 pub use bindings::{Batch, Level, StateInfo};
+pub use cache::{CacheOutcome, CompileCache};
 pub use instance::{check_batch, OperatorInstance, Snapshot, STATE_CHUNK};
 pub use store::{Grants, StoreData, SubtaskTag};
 
@@ -119,10 +121,12 @@ impl From<&crate::spec::LimitsSpec> for Limits {
 pub struct Runtime {
     engine: Engine,
     linker: Arc<Linker<StoreData>>,
+    cache: CompileCache,
 }
 
 impl Runtime {
-    /// An engine tuned for throughput, with WASI p2 (nothing granted) and the log import linked.
+    /// An engine tuned for throughput, with WASI p2 (nothing granted) and the log import linked,
+    /// and the compile cache the environment asks for ([`CompileCache::from_env`]).
     pub fn new() -> anyhow::Result<Runtime> {
         Self::with_fuel(false)
     }
@@ -156,7 +160,18 @@ impl Runtime {
         wasmtime_wasi::p2::add_to_linker_sync(&mut linker).map_err(|e| anyhow::anyhow!("cannot link WASI: {e}"))?;
         OperatorWorld::add_to_linker::<_, wasmtime::component::HasSelf<_>>(&mut linker, |s| s)
             .map_err(|e| anyhow::anyhow!("cannot link the log import: {e}"))?;
-        Ok(Runtime { engine, linker: Arc::new(linker) })
+        Ok(Runtime { engine, linker: Arc::new(linker), cache: CompileCache::from_env() })
+    }
+
+    /// This runtime with compiled components cached in `cache` instead.
+    pub fn with_cache(mut self, cache: CompileCache) -> Runtime {
+        self.cache = cache;
+        self
+    }
+
+    /// Where compiled components are cached.
+    pub fn cache(&self) -> &CompileCache {
+        &self.cache
     }
 
     /// The engine.
@@ -164,8 +179,9 @@ impl Runtime {
         &self.engine
     }
 
-    /// Reads, compiles and pre-links the component of operator `operator`, checking
-    /// that it fits the world before any instance exists.
+    /// Reads, compiles (or loads from the compile cache) and pre-links the
+    /// component of operator `operator`, checking that it fits the world before
+    /// any instance exists.
     pub fn load(&self, operator: &str, path: &Path) -> Result<OperatorComponent, RuntimeError> {
         let bytes = std::fs::read(path).map_err(|source| RuntimeError::Read {
             operator: operator.into(),
@@ -187,7 +203,9 @@ impl Runtime {
             _ => return Err(not_component("it does not start with the WebAssembly magic bytes")),
         }
         let digest = hex::encode(Sha256::digest(&bytes));
-        let component = Component::new(&self.engine, &bytes).map_err(|e| not_component(&format!("{e:?}")))?;
+        let (component, outcome) =
+            self.cache.component(&self.engine, &bytes, &digest).map_err(|e| not_component(&format!("{e:?}")))?;
+        tracing::debug!(operator, ?outcome, "component ready");
         let incompatible = |reason: String| RuntimeError::Incompatible {
             operator: operator.into(),
             path: path.into(),
