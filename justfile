@@ -23,3 +23,18 @@ run pipeline:
 # Property-based fuzzing of the pipeline.yaml parser and the checkpoint metadata reader.
 fuzz cases="100000":
     PROPTEST_CASES={{cases}} cargo test --release -p cairn-host fuzz
+
+# Operators in other languages: build operators/c, operators/python, operators/js into
+# target/operators/<lang>-<name>.wasm, installing the toolchain on first use (docs/operators-*.md).
+guests-c:
+    cargo run --release -p cairn-guestc -- c
+
+guests-python:
+    cargo run --release -p cairn-guestc -- python
+
+guests-js:
+    cargo run --release -p cairn-guestc -- js
+
+# The counter in Rust, C, Python and JavaScript: events/s, and host start time with and without the compile cache.
+bench-languages:
+    cargo build --release -p cairn-host -p cairn-guestc && cargo bench -p cairn-tests --bench languages

@@ -82,3 +82,31 @@ impl Rng {
         (self.0 >> 33) % n.max(1)
     }
 }
+
+/// The `guestc` binary of this build (built by `cargo test --workspace`, next to `host`).
+pub fn guestc_bin() -> PathBuf {
+    let bin = host_bin().with_file_name(format!("guestc{}", std::env::consts::EXE_SUFFIX));
+    assert!(bin.exists(), "{} missing: run the tests with `cargo test --workspace`", bin.display());
+    bin
+}
+
+/// Runs `guestc <lang>` (what `just guests-<lang>` runs): installs the
+/// language's toolchain if missing and builds its operators into
+/// `target/operators/<lang>-<name>.wasm`. `Err(reason)` when the toolchain
+/// cannot be installed (no package registry: guestc exits with 75); panics
+/// when the build itself fails.
+pub fn build_guests(lang: &str) -> Result<(), String> {
+    let out = Command::new(guestc_bin()).arg(lang).output().expect("spawn guestc");
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    match out.status.code() {
+        Some(0) => Ok(()),
+        Some(75) => Err(stderr),
+        _ => panic!("guestc {lang} failed:\n{}{stderr}", String::from_utf8_lossy(&out.stdout)),
+    }
+}
+
+/// The component `guestc` builds for operator `name` in `lang`:
+/// `target/operators/<lang>-<name>.wasm`, beside the Rust operators.
+pub fn guest_component(lang: &str, name: &str) -> PathBuf {
+    Path::new(operators::COUNT).with_file_name(format!("{lang}-{name}.wasm"))
+}

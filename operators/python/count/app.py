@@ -74,14 +74,19 @@ def decode_counts(buf: bytes) -> dict:
     return counts
 
 
-class Operator(exports.Operator):
-    """One instance per subtask; the host calls init, then process per batch."""
+class _State:
+    """The instance's state. It lives at module level: componentize-py may
+    create a fresh `Operator` object for every call, so `self` keeps nothing."""
 
-    def __init__(self) -> None:
-        self.counts: dict[bytes, int] = {}
-        self.pending = b""  # snapshot bytes not read yet
-        self.restoring: bytearray | None = None
-        self.restore_size = 0
+    counts: dict[bytes, int] = {}
+    pending = b""  # snapshot bytes not read yet
+    restoring: bytearray | None = None  # state bytes being restored
+    restore_size = 0
+
+
+class Operator(exports.Operator):
+    """The exported `operator` interface. The component is one instance per
+    subtask: init, then process per batch, snapshot and restore at checkpoints."""
 
     def init(self, config: str) -> None:
         if config.strip() not in ("", "null"):
@@ -89,10 +94,10 @@ class Operator(exports.Operator):
         log.log(log.Level.DEBUG, "python count ready")
 
     def process(self, input: Batch) -> Batch:
-        if self.restoring is not None:
+        if _State.restoring is not None:
             raise Err("process called while a restore is in progress")
         keys, key_ends, ts = input.keys, input.key_ends, input.timestamps
-        counts = self.counts
+        counts = _State.counts
         values = bytearray()
         value_ends = []
         start = 0
@@ -110,11 +115,11 @@ class Operator(exports.Operator):
         return Batch(b"", [], b"", [], [], [])
 
     def snapshot(self) -> StateInfo:
-        self.pending = encode_counts(self.counts)
-        return StateInfo(FORMAT, STATE_VERSION, len(self.pending))
+        _State.pending = encode_counts(_State.counts)
+        return StateInfo(FORMAT, STATE_VERSION, len(_State.pending))
 
     def snapshot_read(self, max_len: int) -> bytes:
-        piece, self.pending = self.pending[:max_len], self.pending[max_len:]
+        piece, _State.pending = _State.pending[:max_len], _State.pending[max_len:]
         return piece
 
     def restore(self, info: StateInfo) -> None:
@@ -122,25 +127,25 @@ class Operator(exports.Operator):
             raise Err(f"cannot restore state in format {info.format!r}: count reads {FORMAT!r} only")
         if info.version != STATE_VERSION:
             raise Err(f"cannot restore state version {info.version}: count reads version {STATE_VERSION} only")
-        self.restoring = bytearray()
-        self.restore_size = info.size
+        _State.restoring = bytearray()
+        _State.restore_size = info.size
 
     def restore_write(self, bytes: bytes) -> None:
-        if self.restoring is None:
+        if _State.restoring is None:
             raise Err("restore-write without restore")
-        if len(self.restoring) + len(bytes) > self.restore_size:
-            self.restoring = None
-            raise Err(f"restore-write: more bytes than the {self.restore_size} announced")
-        self.restoring += bytes
+        if len(_State.restoring) + len(bytes) > _State.restore_size:
+            _State.restoring = None
+            raise Err(f"restore-write: more bytes than the {_State.restore_size} announced")
+        _State.restoring += bytes
 
     def restore_finish(self) -> None:
-        if self.restoring is None:
+        if _State.restoring is None:
             raise Err("restore-finish without restore")
-        buf, self.restoring = self.restoring, None
-        if len(buf) != self.restore_size:
-            raise Err(f"restore-finish: {len(buf)} bytes written but the state has {self.restore_size} bytes")
+        buf, _State.restoring = _State.restoring, None
+        if len(buf) != _State.restore_size:
+            raise Err(f"restore-finish: {len(buf)} bytes written but the state has {_State.restore_size} bytes")
         try:
-            self.counts = decode_counts(bytes(buf))
+            _State.counts = decode_counts(bytes(buf))
         except ValueError as e:
             raise Err(f"state version {STATE_VERSION}: cannot decode state: {e}")
-        log.log(log.Level.INFO, f"python count restored {len(self.counts)} keys")
+        log.log(log.Level.INFO, f"python count restored {len(_State.counts)} keys")

@@ -15,12 +15,16 @@ from componentize_py_types import Err
 from wit_world.imports.types import Batch, StateInfo
 
 
-class Operator(exports.Operator):
-    """One instance per subtask."""
+class _Config:
+    """The parsed config. It lives at module level: componentize-py may create
+    a fresh `Operator` object for every call, so `self` keeps nothing."""
 
-    def __init__(self) -> None:
-        self.needle = b""
-        self.invert = False
+    needle = b""
+    invert = False
+
+
+class Operator(exports.Operator):
+    """The exported `operator` interface."""
 
     def init(self, config: str) -> None:
         try:
@@ -36,8 +40,8 @@ class Operator(exports.Operator):
             raise Err("invalid config: missing field `contains` (a string)")
         if not isinstance(cfg.get("invert", False), bool):
             raise Err("invalid config: `invert` must be true or false")
-        self.needle = cfg["contains"].encode()
-        self.invert = cfg.get("invert", False)
+        _Config.needle = cfg["contains"].encode()
+        _Config.invert = cfg.get("invert", False)
 
     def process(self, input: Batch) -> Batch:
         keys, values = input.keys, input.values
@@ -46,7 +50,7 @@ class Operator(exports.Operator):
         key_start = value_start = 0
         for i, (key_end, value_end) in enumerate(zip(input.key_ends, input.value_ends)):
             value = values[value_start:value_end]
-            if (self.needle in value) != self.invert:
+            if (_Config.needle in value) != _Config.invert:
                 if i in keyless:
                     out.keyless.append(len(out.timestamps))
                 out.keys += keys[key_start:key_end]
