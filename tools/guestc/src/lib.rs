@@ -415,7 +415,8 @@ fn build_python(layout: &Layout, build_dir: &Path, name: &str, app: &Path) -> Re
     let exe = ensure_componentize_py(layout)?;
     let out = build_dir.join(format!("{name}.wasm"));
     let mut cmd = Command::new(exe);
-    cmd.arg("-d")
+    // No __pycache__ beside the sources.
+    cmd.env("PYTHONDONTWRITEBYTECODE", "1").arg("-d")
         .arg(layout.root.join("wit"))
         .args(["-w", WORLD, "componentize", "-p"])
         .arg(app.parent().unwrap_or(Path::new(".")))
