@@ -4,6 +4,7 @@
 //! [`runtime`] (compiled components, one instance per subtask) → [`dataflow`]
 //! (tasks, channels, partitioning) with [`connectors`] at the edges.
 
+pub mod api;
 pub mod checkpoint;
 pub mod cli;
 pub mod connectors;

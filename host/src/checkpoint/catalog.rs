@@ -115,6 +115,15 @@ pub fn locate(location: &str, spec: &StorageSpec, base_dir: &FsPath) -> Result<(
 /// savepoint: its own copy of every state file under `state/`, referenced
 /// relatively, so retention of the checkpoint area can never break it.
 pub async fn promote(found: &Found, to: &Storage, to_dir: &str) -> Result<Metadata, CheckpointError> {
+    let meta = write_self_contained(found, to, to_dir).await?;
+    tracing::info!(event = "promoted", checkpoint = meta.id, to = %format!("{}/{to_dir}", to.url()), "checkpoint promoted to a savepoint");
+    Ok(meta)
+}
+
+/// Writes `found` (its metadata, and the state files it references relative to
+/// its directory) to `to_dir` as a savepoint that shares nothing with the
+/// checkpoint area. The metadata is written last.
+pub async fn write_self_contained(found: &Found, to: &Storage, to_dir: &str) -> Result<Metadata, CheckpointError> {
     let mut meta = found.metadata.clone();
     meta.kind = super::Kind::Savepoint;
     for op in meta.operators.values_mut() {
@@ -131,6 +140,50 @@ pub async fn promote(found: &Found, to: &Storage, to_dir: &str) -> Result<Metada
     }
     // Metadata last: the savepoint exists once it is written.
     to.put(&format!("{to_dir}/{METADATA_FILE}"), bytes::Bytes::from(meta.to_bytes())).await?;
-    tracing::info!(event = "promoted", checkpoint = meta.id, to = %format!("{}/{to_dir}", to.url()), "checkpoint promoted to a savepoint");
     Ok(meta)
+}
+
+/// Every savepoint of `pipeline` in its savepoint area (of every run, also
+/// promoted checkpoints), oldest first; unreadable ones are logged and skipped.
+pub async fn savepoints(storage: &Storage, pipeline: &str) -> Result<Vec<(String, Metadata)>, CheckpointError> {
+    let mut dirs = std::collections::BTreeSet::new();
+    for item in storage.list(&layout::savepoints_dir(pipeline)).await? {
+        if item.path.ends_with(&format!("/{METADATA_FILE}")) {
+            if let Some(dir) = layout::savepoint_dir_of(&item.path) {
+                if item.path == format!("{dir}/{METADATA_FILE}") {
+                    dirs.insert(dir);
+                }
+            }
+        }
+    }
+    let mut found = Vec::new();
+    for dir in dirs {
+        let path = format!("{dir}/{METADATA_FILE}");
+        match storage.get(&path).await.map_err(CheckpointError::from).and_then(|b| Ok(Metadata::parse(&b, &path)?)) {
+            Ok(m) if m.pipeline == pipeline => found.push((dir, m)),
+            Ok(m) => tracing::warn!(dir = %dir, "ignoring a savepoint of pipeline `{}`", m.pipeline),
+            Err(e) => tracing::warn!(dir = %dir, error = %e, "ignoring a savepoint that cannot be read"),
+        }
+    }
+    found.sort_by(|(a, x), (b, y)| (&x.triggered_at, x.id, a).cmp(&(&y.triggered_at, y.id, b)));
+    Ok(found)
+}
+
+/// Deletes the savepoint at `location` and nothing else: refuses anything that
+/// is not a savepoint (checkpoints belong to retention). Metadata first, so a
+/// half-deleted savepoint never looks complete. Returns the files removed.
+pub async fn dispose(location: &str, spec: &StorageSpec, base_dir: &FsPath) -> Result<(String, usize), CheckpointError> {
+    let found = open(location, spec, base_dir).await?;
+    if found.metadata.kind != super::Kind::Savepoint {
+        return Err(CheckpointError::Incompatible(format!(
+            "`{location}` is a checkpoint, not a savepoint: checkpoints are deleted by retention (promote one to keep it)"
+        )));
+    }
+    let dir = &found.dir;
+    found.storage.delete(&format!("{dir}/{METADATA_FILE}")).await?;
+    let removed = 1 + found.storage.delete_all(dir).await?;
+    found.storage.remove_empty_dir(dir);
+    let path = format!("{}/{dir}", found.storage.url());
+    tracing::info!(event = "deleted", savepoint = found.metadata.id, path = %path, files = removed, "savepoint disposed");
+    Ok((path, removed))
 }

@@ -1,10 +1,14 @@
-//! The checkpoint coordinator: triggers checkpoints (periodically, and a final
-//! one when bounded input ends), collects every task's acknowledgement, writes
-//! the metadata last, tells the sinks to commit, and applies retention.
+//! The checkpoint coordinator: triggers snapshots — periodic checkpoints, a
+//! final one when bounded input ends, periodic savepoints, and checkpoints and
+//! savepoints asked for by users (also to stop the job) — collects every task's
+//! acknowledgement, writes the metadata last, tells the sinks to commit, and
+//! applies retention. Checkpoints and savepoints are one mechanism (FLIP-10):
+//! only where the result is written and what deletes it differ.
 //! Pacing follows Flink: interval, timeout, minimum pause, one in flight, and a
-//! number of tolerable consecutive failures.
+//! number of tolerable consecutive checkpoint failures (a failed savepoint is
+//! reported to whoever asked for it and does not count).
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
@@ -14,7 +18,7 @@ use crossbeam_channel::Sender;
 use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender};
 
 use super::metadata::{FORMAT, Kind, METADATA_FILE, Metadata, OperatorState, StateHandle, Trigger, VERSION};
-use super::{Ack, AckPayload, CheckpointError, Pins, SinkCommand, SourceCommand, Storage, layout, retention};
+use super::{Ack, AckPayload, CheckpointError, Pins, SinkCommand, SourceCommand, Storage, catalog, layout, retention};
 use crate::dataflow::JobControl;
 use crate::dataflow::message::Barrier;
 
@@ -37,6 +41,60 @@ pub struct CheckpointConfig {
     pub retain: usize,
     /// Id of the first checkpoint of this run.
     pub first_id: u64,
+    /// Periodic savepoint interval; `None`: none.
+    pub savepoint_interval: Option<Duration>,
+    /// Periodic savepoints to keep (`None`: no count limit).
+    pub savepoint_retain: Option<usize>,
+    /// Periodic savepoints older than this are deleted.
+    pub savepoint_max_age: Option<Duration>,
+}
+
+/// A snapshot asked for by a user (REST API or CLI).
+#[derive(Clone, Debug)]
+pub struct Request {
+    /// The id the asker polls ([`CheckpointStats::triggers`]).
+    pub trigger_id: String,
+    /// A checkpoint or a savepoint.
+    pub kind: Kind,
+    /// End the job with this snapshot: `Some(drain)`, where `drain` first sends
+    /// the final watermark so that event-time windows flush.
+    pub stop: Option<bool>,
+}
+
+/// Where a requested snapshot stands.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum TriggerState {
+    /// Waiting for the snapshot in flight to end.
+    Pending,
+    /// Barriers are flowing.
+    InProgress,
+    /// Completed: `path` says where.
+    Completed,
+    /// Failed: `reason` says why.
+    Failed,
+}
+
+/// A requested snapshot, as the API reports it.
+#[derive(Clone, Debug, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub struct TriggerStatus {
+    /// Where it stands.
+    pub status: TriggerState,
+    /// Checkpoint or savepoint.
+    pub kind: Kind,
+    /// Whether it ends the job.
+    pub stop: bool,
+    /// The snapshot id, once triggered.
+    pub id: Option<u64>,
+    /// Where it was written, once completed.
+    pub path: Option<String>,
+    /// Why it failed.
+    pub reason: Option<String>,
+    /// Whether its outcome was reported to a poller (a job that ends with a
+    /// stop request keeps its API up a moment until it is).
+    #[serde(skip)]
+    pub delivered: bool,
 }
 
 /// What the coordinator hears.
@@ -50,16 +108,21 @@ pub enum Event {
     Shutdown,
     /// The coordinator's own timer (never sent by tasks).
     Timer,
+    /// A user asks for a snapshot.
+    Request(Request),
 }
 
 /// Where tasks send [`Event`]s.
 pub type CoordinatorInbox = UnboundedSender<Event>;
 
-/// One finished (completed or failed) checkpoint, for logs and the API.
+/// One finished (completed or failed) checkpoint or savepoint, for logs and the API.
 #[derive(Clone, Debug, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
 pub struct Record {
     /// Checkpoint id.
     pub id: u64,
+    /// Checkpoint or savepoint.
+    pub kind: Kind,
     /// What started it.
     pub trigger: Trigger,
     /// `completed` or `failed`.
@@ -72,15 +135,41 @@ pub struct Record {
     pub duration_ms: u64,
     /// Its directory in storage (completed ones).
     pub path: Option<String>,
+    /// State per operator, by subtask (completed ones).
+    pub operators: BTreeMap<String, Vec<SubtaskRecord>>,
 }
 
-/// Counters and history of a job's checkpoints.
+/// One operator subtask's part in a snapshot.
+#[derive(Clone, Debug, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub struct SubtaskRecord {
+    /// Subtask index.
+    pub subtask: usize,
+    /// State bytes.
+    pub size: u64,
+    /// Bytes uploaded for this snapshot (0: unchanged since an earlier one).
+    pub uploaded: u64,
+    /// State format and version declared by the operator.
+    pub format: String,
+    /// State schema version.
+    pub version: u32,
+    /// SHA-256 of the state.
+    pub sha256: String,
+}
+
+/// Counters and history of a job's checkpoints and savepoints (over every
+/// attempt of the job: in-process restarts keep counting).
 #[derive(Clone, Debug, Default, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
 pub struct CheckpointStats {
     /// Completed checkpoints.
     pub completed: u64,
     /// Failed (aborted) checkpoints.
     pub failed: u64,
+    /// Completed savepoints.
+    pub savepoints_completed: u64,
+    /// Failed savepoints.
+    pub savepoints_failed: u64,
     /// The newest completed checkpoint's directory.
     pub latest: Option<String>,
     /// The checkpoint this run was restored from.
@@ -89,6 +178,11 @@ pub struct CheckpointStats {
     pub history: Vec<Record>,
     /// The checkpoint kept when the job ended (persistent), if the policy kept one.
     pub kept: Option<String>,
+    /// The savepoint the job was stopped with.
+    pub final_savepoint: Option<String>,
+    /// Snapshots asked for by users, by trigger id.
+    #[serde(skip)]
+    pub triggers: BTreeMap<String, TriggerStatus>,
 }
 
 /// The tasks that take part in every checkpoint.
@@ -106,7 +200,14 @@ pub struct Participants {
 
 struct InFlight {
     id: u64,
+    kind: Kind,
     trigger: Trigger,
+    /// The last snapshot of the run: sources end after its barrier.
+    last: bool,
+    /// Where its metadata goes.
+    dir: String,
+    request: Option<String>,
+    uploaded_by: BTreeMap<(String, usize), u64>,
     started: Instant,
     triggered_at: SystemTime,
     waiting: BTreeSet<(String, usize)>,
@@ -143,29 +244,47 @@ impl Coordinator {
     }
 
     /// Runs until [`Event::Shutdown`]. Fails when checkpoints fail more often in a
-    /// row than tolerated, or the final checkpoint fails; the job then fails.
+    /// row than tolerated, or the final (or stopping) snapshot fails; the job then fails.
     pub async fn run(mut self) -> Result<(), CheckpointError> {
         let mut next_id = self.cfg.first_id;
         let mut in_flight: Option<InFlight> = None;
         let mut next_periodic = self.cfg.interval.map(|i| Instant::now() + i);
+        let mut next_savepoint = self.cfg.savepoint_interval.map(|i| Instant::now() + i);
+        let mut queued: VecDeque<Request> = VecDeque::new();
         let mut exhausted = BTreeSet::new();
         let mut failures = 0u32;
         let mut final_done = false;
         loop {
-            if in_flight.is_none() && !final_done && !self.ctl.is_stopped() {
-                let all_exhausted = exhausted.len() == self.parts.sources.len();
-                let due = next_periodic.is_some_and(|t| Instant::now() >= t);
-                if all_exhausted || due {
-                    let trigger = if all_exhausted { Trigger::Final } else { Trigger::Periodic };
-                    in_flight = Some(self.trigger(next_id, trigger));
-                    next_id += 1;
+            if in_flight.is_none() {
+                if final_done || self.ctl.is_stopped() {
+                    for r in queued.drain(..) {
+                        self.set_trigger(&r.trigger_id, |t| {
+                            t.status = TriggerState::Failed;
+                            t.reason = Some("the job is ending: no more snapshots".into());
+                        });
+                    }
+                } else {
+                    let all_exhausted = exhausted.len() == self.parts.sources.len();
+                    let now = Instant::now();
+                    if let Some(r) = queued.pop_front() {
+                        let trigger = if r.stop.is_some() { Trigger::Stop } else { Trigger::Manual };
+                        in_flight = Some(self.trigger(next_id, r.kind, trigger, r.stop, Some(r.trigger_id)));
+                    } else if all_exhausted {
+                        in_flight = Some(self.trigger(next_id, Kind::Checkpoint, Trigger::Final, None, None));
+                    } else if next_savepoint.is_some_and(|t| now >= t) {
+                        in_flight = Some(self.trigger(next_id, Kind::Savepoint, Trigger::Periodic, None, None));
+                    } else if next_periodic.is_some_and(|t| now >= t) {
+                        in_flight = Some(self.trigger(next_id, Kind::Checkpoint, Trigger::Periodic, None, None));
+                    }
+                    if in_flight.is_some() {
+                        next_id += 1;
+                    }
                 }
             }
-            let deadline = in_flight
-                .as_ref()
-                .map(|f| f.started + self.cfg.timeout)
-                .or(next_periodic)
-                .unwrap_or_else(|| Instant::now() + Duration::from_secs(3600));
+            let deadline = match &in_flight {
+                Some(f) => f.started + self.cfg.timeout,
+                None => [next_periodic, next_savepoint].into_iter().flatten().min().unwrap_or_else(|| Instant::now() + Duration::from_secs(3600)),
+            };
             let wake = tokio::select! {
                 e = self.inbox.recv() => e,
                 _ = tokio::time::sleep_until(deadline.into()) => Some(Event::Timer),
@@ -175,10 +294,20 @@ impl Coordinator {
                     if let Some(f) = in_flight.take() {
                         self.abort(f, "the job ended".into()).await;
                     }
+                    for r in queued.drain(..) {
+                        self.set_trigger(&r.trigger_id, |t| {
+                            t.status = TriggerState::Failed;
+                            t.reason = Some("the job ended".into());
+                        });
+                    }
                     return Ok(());
                 }
                 Some(Event::SourceExhausted(id)) => {
                     exhausted.insert(id);
+                    continue;
+                }
+                Some(Event::Request(r)) => {
+                    queued.push_back(r);
                     continue;
                 }
                 // A checkpoint timed out, or the next periodic one is due.
@@ -202,30 +331,49 @@ impl Coordinator {
                 },
             };
             let f = match outcome {
-                Ok(f) => match self.complete(&f).instrument(tracing::info_span!("checkpoint", id = f.id)).await {
-                    Ok(()) => {
-                        failures = 0;
-                        final_done |= f.trigger == Trigger::Final;
-                        next_periodic = if final_done { None } else { self.next_periodic(&f) };
-                        continue;
+                Ok(f) => {
+                    let span = tracing::info_span!("checkpoint", id = f.id, kind = ?f.kind);
+                    match self.complete(&f).instrument(span).await {
+                        Ok(()) => {
+                            final_done |= f.last;
+                            match f.kind {
+                                Kind::Checkpoint => {
+                                    failures = 0;
+                                    next_periodic = if final_done { None } else { self.next_periodic(&f) };
+                                }
+                                Kind::Savepoint if f.trigger == Trigger::Periodic => {
+                                    next_savepoint = self.cfg.savepoint_interval.map(|i| f.started + i);
+                                }
+                                Kind::Savepoint => {}
+                            }
+                            continue;
+                        }
+                        Err(e) => (f, e.to_string()),
                     }
-                    Err(e) => (f, e.to_string()),
-                },
+                }
                 Err(failed) => failed,
             };
             let (f, reason) = f;
-            let (id, trigger) = (f.id, f.trigger);
-            next_periodic = self.next_periodic(&f);
+            let (id, kind, trigger, last) = (f.id, f.kind, f.trigger, f.last);
+            match kind {
+                Kind::Checkpoint => next_periodic = self.next_periodic(&f),
+                Kind::Savepoint if trigger == Trigger::Periodic => next_savepoint = self.cfg.savepoint_interval.map(|i| Instant::now() + i),
+                Kind::Savepoint => {}
+            }
             self.abort(f, reason.clone()).await;
-            failures += 1;
-            if trigger == Trigger::Final || failures > self.cfg.tolerable_failures {
+            // The run's last snapshot failed: the sources have ended, so the job fails
+            // (and restarts from its last checkpoint if its restart strategy allows).
+            if last {
                 self.ctl.abort();
-                return Err(CheckpointError::TooManyFailures {
-                    id,
-                    reason,
-                    failures,
-                    tolerable: if trigger == Trigger::Final { 0 } else { self.cfg.tolerable_failures },
-                });
+                return Err(CheckpointError::TooManyFailures { id, reason, failures: 1, tolerable: 0 });
+            }
+            if kind == Kind::Savepoint {
+                continue;
+            }
+            failures += 1;
+            if failures > self.cfg.tolerable_failures {
+                self.ctl.abort();
+                return Err(CheckpointError::TooManyFailures { id, reason, failures, tolerable: self.cfg.tolerable_failures });
             }
         }
     }
@@ -235,16 +383,42 @@ impl Coordinator {
         Some((f.started + i).max(Instant::now() + self.cfg.min_pause))
     }
 
-    fn trigger(&self, id: u64, trigger: Trigger) -> InFlight {
-        let _span = tracing::info_span!("checkpoint", id).entered();
-        tracing::info!(event = "triggered", checkpoint = id, trigger = ?trigger, "checkpoint triggered");
-        let barrier = Barrier { id, last: trigger == Trigger::Final };
-        for (_, tx) in &self.parts.sources {
-            let _ = tx.send(SourceCommand::Trigger(barrier));
+    fn set_trigger(&self, trigger_id: &str, update: impl FnOnce(&mut TriggerStatus)) {
+        if let Some(t) = self.stats.lock().expect("stats").triggers.get_mut(trigger_id) {
+            update(t);
         }
+    }
+
+    fn trigger(&self, id: u64, kind: Kind, trigger: Trigger, stop: Option<bool>, request: Option<String>) -> InFlight {
+        let _span = tracing::info_span!("checkpoint", id).entered();
+        let last = trigger == Trigger::Final || stop.is_some();
+        tracing::info!(event = "triggered", checkpoint = id, kind = ?kind, trigger = ?trigger, last, "{} triggered", noun(kind));
+        let barrier = Barrier { id, last };
+        for (_, tx) in &self.parts.sources {
+            let command = match stop {
+                Some(drain) => SourceCommand::Stop { barrier, drain },
+                None => SourceCommand::Trigger(barrier),
+            };
+            let _ = tx.send(command);
+        }
+        if let Some(t) = &request {
+            self.set_trigger(t, |t| {
+                t.status = TriggerState::InProgress;
+                t.id = Some(id);
+            });
+        }
+        let dir = match kind {
+            Kind::Checkpoint => layout::checkpoint_dir(&self.cfg.pipeline, &self.cfg.run_id, id),
+            Kind::Savepoint => layout::savepoint_dir(&self.cfg.pipeline, id),
+        };
         InFlight {
             id,
+            kind,
             trigger,
+            last,
+            dir,
+            request,
+            uploaded_by: BTreeMap::new(),
             started: Instant::now(),
             triggered_at: SystemTime::now(),
             waiting: self.parts.tasks.clone(),
@@ -269,6 +443,7 @@ impl Coordinator {
             }
             AckPayload::Operator(handle, uploaded) => {
                 f.uploaded += uploaded;
+                f.uploaded_by.insert((ack.node.clone(), ack.subtask), uploaded);
                 f.operators.entry(ack.node).or_default().insert(ack.subtask, handle);
             }
             AckPayload::Failed(reason) => return Err(reason),
@@ -277,7 +452,9 @@ impl Coordinator {
     }
 
     async fn complete(&self, f: &InFlight) -> Result<(), CheckpointError> {
-        let dir = layout::checkpoint_dir(&self.cfg.pipeline, &self.cfg.run_id, f.id);
+        // State handles are written relative to the checkpoint directory; a
+        // savepoint copies what they reference into its own directory.
+        let checkpoint_dir = layout::checkpoint_dir(&self.cfg.pipeline, &self.cfg.run_id, f.id);
         let operators: BTreeMap<String, OperatorState> = self
             .parts
             .operators
@@ -304,58 +481,133 @@ impl Coordinator {
             operators,
             sinks: f.sinks.clone(),
         };
-        self.storage.put(&format!("{dir}/{METADATA_FILE}"), Bytes::from(meta.to_bytes())).await?;
+        let meta = match f.kind {
+            Kind::Checkpoint => {
+                self.storage.put(&format!("{}/{METADATA_FILE}", f.dir), Bytes::from(meta.to_bytes())).await?;
+                meta
+            }
+            Kind::Savepoint => {
+                let found = catalog::Found { storage: self.storage.clone(), dir: checkpoint_dir, metadata: meta };
+                catalog::write_self_contained(&found, &self.storage, &f.dir).await?
+            }
+        };
+        let path = format!("{}/{}", self.storage.url(), f.dir);
+        let ms = f.started.elapsed().as_millis() as u64;
         tracing::info!(
             event = "completed",
             checkpoint = f.id,
+            kind = ?f.kind,
             trigger = ?f.trigger,
             size = state_size,
             uploaded = f.uploaded,
-            ms = meta.duration_ms,
-            path = %format!("{}/{dir}", self.storage.url()),
-            "checkpoint completed"
+            ms,
+            path = %path,
+            "{} completed", noun(f.kind)
         );
-        for (_, tx) in &self.parts.sinks {
-            let _ = tx.send(SinkCommand::Commit(f.id));
+        // An intermediate savepoint commits no sink output (like Flink's): the
+        // next checkpoint commits it. The run's last snapshot commits the tail.
+        if f.kind == Kind::Checkpoint || f.last {
+            for (_, tx) in &self.parts.sinks {
+                let _ = tx.send(SinkCommand::Commit(f.id));
+            }
         }
         self.pins.release(f.id).await;
         {
             let mut stats = self.stats.lock().expect("stats");
-            stats.completed += 1;
-            stats.latest = Some(format!("{}/{dir}", self.storage.url()));
+            match f.kind {
+                Kind::Checkpoint => {
+                    stats.completed += 1;
+                    stats.latest = Some(path.clone());
+                }
+                Kind::Savepoint => {
+                    stats.savepoints_completed += 1;
+                    if f.last {
+                        stats.final_savepoint = Some(path.clone());
+                    }
+                }
+            }
+            let operators = meta
+                .operators
+                .iter()
+                .map(|(id, op)| {
+                    let subtasks = op
+                        .subtasks
+                        .iter()
+                        .enumerate()
+                        .map(|(s, h)| SubtaskRecord {
+                            subtask: s,
+                            size: h.size,
+                            uploaded: f.uploaded_by.get(&(id.clone(), s)).copied().unwrap_or(0),
+                            format: h.format.clone(),
+                            version: h.version,
+                            sha256: h.sha256.clone(),
+                        })
+                        .collect();
+                    (id.clone(), subtasks)
+                })
+                .collect();
             stats.history.push(Record {
                 id: f.id,
+                kind: f.kind,
                 trigger: f.trigger,
                 status: "completed",
                 reason: None,
                 size: state_size,
-                duration_ms: meta.duration_ms,
-                path: Some(format!("{}/{dir}", self.storage.url())),
+                duration_ms: ms,
+                path: Some(path.clone()),
+                operators,
             });
+            if let Some(t) = f.request.as_ref().and_then(|t| stats.triggers.get_mut(t)) {
+                t.status = TriggerState::Completed;
+                t.path = Some(path);
+            }
         }
         self.collect_garbage(BTreeSet::new());
+        if f.kind == Kind::Savepoint && f.trigger == Trigger::Periodic {
+            let (storage, pipeline) = (self.storage.clone(), self.cfg.pipeline.clone());
+            let (retain, max_age) = (self.cfg.savepoint_retain, self.cfg.savepoint_max_age);
+            tokio::spawn(async move {
+                if let Err(e) = retention::periodic_savepoints(&storage, &pipeline, retain, max_age).await {
+                    tracing::warn!(error = %e, "savepoint retention failed; it will be retried after the next periodic savepoint");
+                }
+            });
+        }
         Ok(())
     }
 
     async fn abort(&self, f: InFlight, reason: String) {
-        tracing::warn!(event = "failed", checkpoint = f.id, reason = %reason, "checkpoint failed and was aborted");
-        let dir = layout::checkpoint_dir(&self.cfg.pipeline, &self.cfg.run_id, f.id);
-        if let Err(e) = self.storage.delete_all(&dir).await {
-            tracing::warn!(checkpoint = f.id, error = %e, "cannot remove the files of an aborted checkpoint yet");
+        tracing::warn!(event = "failed", checkpoint = f.id, kind = ?f.kind, reason = %reason, "{} failed and was aborted", noun(f.kind));
+        let checkpoint_dir = layout::checkpoint_dir(&self.cfg.pipeline, &self.cfg.run_id, f.id);
+        for dir in [&checkpoint_dir, &f.dir] {
+            if let Err(e) = self.storage.delete_all(dir).await {
+                tracing::warn!(checkpoint = f.id, error = %e, "cannot remove the files of an aborted snapshot yet");
+            }
+        }
+        if f.kind == Kind::Savepoint {
+            self.storage.remove_empty_dir(&f.dir);
         }
         self.pins.release(f.id).await;
         {
             let mut stats = self.stats.lock().expect("stats");
-            stats.failed += 1;
+            match f.kind {
+                Kind::Checkpoint => stats.failed += 1,
+                Kind::Savepoint => stats.savepoints_failed += 1,
+            }
             stats.history.push(Record {
                 id: f.id,
+                kind: f.kind,
                 trigger: f.trigger,
                 status: "failed",
-                reason: Some(reason),
+                reason: Some(reason.clone()),
                 size: 0,
                 duration_ms: f.started.elapsed().as_millis() as u64,
                 path: None,
+                operators: BTreeMap::new(),
             });
+            if let Some(t) = f.request.as_ref().and_then(|t| stats.triggers.get_mut(t)) {
+                t.status = TriggerState::Failed;
+                t.reason = Some(reason);
+            }
         }
         self.collect_garbage(BTreeSet::new());
     }
@@ -376,5 +628,12 @@ impl Coordinator {
     /// Removes what crashed runs left behind, before the first checkpoint.
     pub async fn clean_up_at_start(storage: &Storage, pins: &Pins, pipeline: &str, run_id: &str, retain: usize) -> Result<(), CheckpointError> {
         retention::run(storage, pins, pipeline, run_id, retain, &BTreeSet::new()).await.map(|_| ())
+    }
+}
+
+fn noun(kind: Kind) -> &'static str {
+    match kind {
+        Kind::Checkpoint => "checkpoint",
+        Kind::Savepoint => "savepoint",
     }
 }

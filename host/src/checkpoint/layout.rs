@@ -3,6 +3,9 @@
 //! ```text
 //! <pipeline>/checkpoints/<run-id>/chk-<id>/_metadata   written last: the checkpoint exists once it is there
 //! <pipeline>/state/<sha256>                           operator state, content-addressed, shared by checkpoints
+//! <pipeline>/savepoints/savepoint-<id>-<unix-ms>/_metadata   a savepoint: self-contained, relocatable
+//! <pipeline>/savepoints/savepoint-<id>-<unix-ms>/state/<sha256>
+//! <pipeline>/savepoints/promoted-<id>/…                      a checkpoint promoted to a savepoint
 //! ```
 //!
 //! State handles in the metadata are relative to the metadata's directory
@@ -16,6 +19,24 @@ pub fn checkpoints_dir(pipeline: &str) -> String {
 /// The directory of one checkpoint.
 pub fn checkpoint_dir(pipeline: &str, run_id: &str, id: u64) -> String {
     format!("{pipeline}/checkpoints/{run_id}/chk-{id}")
+}
+
+/// The savepoint area of a pipeline.
+pub fn savepoints_dir(pipeline: &str) -> String {
+    format!("{pipeline}/savepoints")
+}
+
+/// The directory of a new savepoint `id` taken now.
+pub fn savepoint_dir(pipeline: &str, id: u64) -> String {
+    let ms = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default().as_millis();
+    format!("{pipeline}/savepoints/savepoint-{id}-{ms}")
+}
+
+/// The directory of a savepoint (`<pipeline>/savepoints/<name>`) containing `path`, if any.
+pub fn savepoint_dir_of(path: &str) -> Option<String> {
+    let parts: Vec<&str> = path.split('/').collect();
+    let at = parts.iter().position(|p| *p == "savepoints")?;
+    Some(parts.get(..at + 2)?.join("/"))
 }
 
 /// The content-addressed state area of a pipeline.

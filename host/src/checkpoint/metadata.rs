@@ -32,6 +32,9 @@ pub enum Trigger {
     Final,
     /// Asked for by a user.
     Manual,
+    /// Asked for by a user stopping the job: the last snapshot of the run, which
+    /// commits the sinks' tail.
+    Stop,
 }
 
 /// One operator subtask's state file.

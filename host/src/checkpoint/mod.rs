@@ -16,7 +16,7 @@ mod upload;
 
 use std::collections::BTreeMap;
 
-pub use coordinator::{CheckpointConfig, CheckpointStats, Coordinator, CoordinatorInbox, Event};
+pub use coordinator::{CheckpointConfig, CheckpointStats, Coordinator, CoordinatorInbox, Event, Request, TriggerState, TriggerStatus};
 pub use metadata::{Kind, Metadata, StateHandle, Trigger};
 pub use pins::Pins;
 pub use storage::{Storage, StorageError};
@@ -55,6 +55,14 @@ pub struct Ack {
 pub enum SourceCommand {
     /// Inject this barrier now.
     Trigger(Barrier),
+    /// Stop: inject this (last) barrier, then end. With `drain`, first send the
+    /// final watermark so that every event-time window flushes before it.
+    Stop {
+        /// The barrier of the stopping snapshot.
+        barrier: Barrier,
+        /// Send the final watermark first.
+        drain: bool,
+    },
 }
 
 /// From the coordinator to a sink.

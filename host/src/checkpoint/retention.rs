@@ -118,3 +118,39 @@ pub async fn end_of_run(
         }
     }
 }
+
+/// Retention of periodic savepoints: keeps the newest `retain` (all when `None`)
+/// and deletes those triggered more than `max_age` ago. Savepoints taken on
+/// request, on stop or by promotion are never touched. Returns the directories deleted.
+pub async fn periodic_savepoints(
+    storage: &Storage,
+    pipeline: &str,
+    retain: Option<usize>,
+    max_age: Option<std::time::Duration>,
+) -> Result<Vec<String>, CheckpointError> {
+    let periodic: Vec<(String, super::Metadata)> = catalog::savepoints(storage, pipeline)
+        .await?
+        .into_iter()
+        .filter(|(_, m)| m.kind == super::Kind::Savepoint && m.trigger == super::Trigger::Periodic)
+        .collect();
+    let now = std::time::SystemTime::now();
+    let too_old = |m: &super::Metadata| {
+        max_age.is_some_and(|age| {
+            humantime::parse_rfc3339(&m.triggered_at).is_ok_and(|t| now.duration_since(t).is_ok_and(|d| d > age))
+        })
+    };
+    let n = periodic.len();
+    let mut deleted = Vec::new();
+    for (i, (dir, m)) in periodic.iter().enumerate() {
+        let beyond_count = retain.is_some_and(|r| n - i > r);
+        if !(beyond_count || too_old(m)) {
+            continue;
+        }
+        storage.delete(&format!("{dir}/{METADATA_FILE}")).await?;
+        storage.delete_all(dir).await?;
+        storage.remove_empty_dir(dir);
+        tracing::info!(event = "deleted", savepoint = m.id, dir = %dir, "periodic savepoint deleted by its retention");
+        deleted.push(dir.clone());
+    }
+    Ok(deleted)
+}

@@ -236,6 +236,15 @@ impl Storage {
         }
     }
 
+    /// Removes the directory `rel` itself on a `file://` store once nothing but
+    /// empty directories is left in it (a no-op elsewhere, where directories do not exist).
+    pub fn remove_empty_dir(&self, rel: &str) {
+        self.prune_empty_dirs(rel);
+        if let Some(root) = &self.local_root {
+            let _ = std::fs::remove_dir(root.join(rel));
+        }
+    }
+
     /// Deletes every object under `rel`.
     pub async fn delete_all(&self, rel: &str) -> Result<usize, StorageError> {
         let items = self.list(rel).await?;

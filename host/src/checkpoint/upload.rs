@@ -64,7 +64,7 @@ impl Uploader {
             self.storage.put(&path, bytes).await?;
             size
         };
-        tracing::debug!(checkpoint = id, size, uploaded, ms = started.elapsed().as_millis() as u64, "state uploaded");
+        tracing::debug!(event = "uploaded", checkpoint = id, size, uploaded, ms = started.elapsed().as_millis() as u64, "state uploaded");
         let handle = StateHandle {
             file: layout::state_ref_from_checkpoint(&sha256),
             sha256,

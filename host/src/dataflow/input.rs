@@ -177,7 +177,7 @@ impl InputSet {
             let b = *barrier;
             let took = since.elapsed();
             self.max_alignment = self.max_alignment.max(took);
-            tracing::trace!(event = "aligned", checkpoint = b.id, us = took.as_micros() as u64);
+            tracing::debug!(event = "aligned", checkpoint = b.id, inputs = arrived.len(), us = took.as_micros() as u64, "inputs aligned");
             self.alignment = Alignment::Idle;
             return Some(b);
         }

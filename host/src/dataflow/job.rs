@@ -6,7 +6,7 @@
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, Sender, bounded, unbounded};
@@ -17,8 +17,8 @@ use super::output::{Disconnected, Edge, Outputs, Route};
 use super::task::{self, SinkLink, SourceLink, TaskStats};
 use crate::checkpoint::coordinator::Participants;
 use crate::checkpoint::{
-    CheckpointConfig, CheckpointError, CheckpointStats, Coordinator, CoordinatorInbox, Event, Pins, RestoreState, Storage,
-    Uploader, catalog, layout, restore,
+    CheckpointConfig, CheckpointError, CheckpointStats, Coordinator, CoordinatorInbox, Event, Kind, Pins, Request,
+    RestoreState, Storage, TriggerState, TriggerStatus, Uploader, catalog, layout, restore,
 };
 use crate::connectors::{self, ConnectorError};
 use crate::runtime::{Grants, Limits, OperatorComponent, OperatorInstance, Runtime, RuntimeError};
@@ -68,27 +68,60 @@ impl From<Disconnected> for TaskError {
     }
 }
 
-/// Shared switches of a running job.
+/// Where a job stands, as the API reports it.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum JobStatus {
+    /// Compiling, instantiating, restoring.
+    #[default]
+    Starting,
+    /// Data flows.
+    Running,
+    /// A task failed; the job restarts from its last checkpoint.
+    Restarting,
+    /// Ended: input exhausted, or stopped with a final snapshot.
+    Finished,
+    /// Ended: cancelled (Ctrl-C or the API).
+    Cancelled,
+    /// Ended: failed for good.
+    Failed,
+}
+
+/// What every attempt of one job shares: the stop switch, checkpoint
+/// statistics, requested snapshots, and the coordinator of the running attempt.
+#[derive(Debug, Default)]
+struct Shared {
+    stop: AtomicBool,
+    stats: Arc<Mutex<CheckpointStats>>,
+    coordinator: Mutex<Option<CoordinatorInbox>>,
+    status: Mutex<JobStatus>,
+    run_id: Mutex<String>,
+    restarts: AtomicU32,
+    next_trigger: AtomicU64,
+}
+
+/// Shared switches of a running job, and the handle the REST API drives it by.
 #[derive(Debug, Default)]
 pub struct JobControl {
-    stop: Arc<AtomicBool>,
+    shared: Arc<Shared>,
     abort: AtomicBool,
 }
 
 impl JobControl {
     /// A control for a new attempt of the same job: shares the stop switch,
-    /// starts un-aborted.
+    /// statistics and requests, starts un-aborted.
     pub fn next_attempt(&self) -> Arc<JobControl> {
-        Arc::new(JobControl { stop: self.stop.clone(), abort: AtomicBool::new(false) })
+        self.shared.restarts.fetch_add(1, Ordering::SeqCst);
+        Arc::new(JobControl { shared: self.shared.clone(), abort: AtomicBool::new(false) })
     }
 
-    /// Asks the sources to stop reading; the job then drains and ends (Ctrl-C).
+    /// Asks the sources to stop reading; the job then drains and ends (Ctrl-C, cancel).
     pub fn stop(&self) {
-        self.stop.store(true, Ordering::SeqCst);
+        self.shared.stop.store(true, Ordering::SeqCst);
     }
     /// Whether a stop was asked for.
     pub fn is_stopped(&self) -> bool {
-        self.stop.load(Ordering::Relaxed)
+        self.shared.stop.load(Ordering::Relaxed)
     }
     /// Fails the job: every task stops.
     pub fn abort(&self) {
@@ -97,6 +130,60 @@ impl JobControl {
     /// Whether the job is failing.
     pub fn is_aborted(&self) -> bool {
         self.abort.load(Ordering::Relaxed)
+    }
+    /// Checkpoint and savepoint statistics over every attempt.
+    pub fn stats(&self) -> Arc<Mutex<CheckpointStats>> {
+        self.shared.stats.clone()
+    }
+    /// Where the job stands.
+    pub fn status(&self) -> JobStatus {
+        *self.shared.status.lock().expect("status")
+    }
+    /// Records where the job stands.
+    pub fn set_status(&self, status: JobStatus) {
+        *self.shared.status.lock().expect("status") = status;
+    }
+    /// The id of the running (or last) attempt's run.
+    pub fn run_id(&self) -> String {
+        self.shared.run_id.lock().expect("run id").clone()
+    }
+    /// In-process restarts so far.
+    pub fn restarts(&self) -> u32 {
+        self.shared.restarts.load(Ordering::Relaxed).saturating_sub(1)
+    }
+
+    /// Asks the running attempt for a snapshot (`stop`: end the job with it,
+    /// `Some(drain)`). Returns the trigger id to poll in [`CheckpointStats::triggers`].
+    pub fn request(&self, kind: Kind, stop: Option<bool>) -> Result<String, String> {
+        let guard = self.shared.coordinator.lock().expect("coordinator");
+        let Some(inbox) = guard.as_ref().filter(|_| !self.is_stopped()) else {
+            return Err(format!("the job is not running (it is {:?})", self.status()).to_lowercase());
+        };
+        let n = self.shared.next_trigger.fetch_add(1, Ordering::SeqCst) + 1;
+        let trigger_id = format!("{}-{n}", if kind == Kind::Savepoint { "sp" } else { "cp" });
+        let status = TriggerStatus { status: TriggerState::Pending, kind, stop: stop.is_some(), id: None, path: None, reason: None, delivered: false };
+        self.shared.stats.lock().expect("stats").triggers.insert(trigger_id.clone(), status);
+        let request = Request { trigger_id: trigger_id.clone(), kind, stop };
+        inbox.send(Event::Request(request)).map_err(|_| "the job is ending".to_string())?;
+        Ok(trigger_id)
+    }
+
+    /// Waits (at most `limit`) until the outcome of every stop request has been
+    /// polled, so that `host stop` learns where its savepoint is before the
+    /// process (and its API) ends.
+    pub fn linger_for_stop_pollers(&self, limit: Duration) {
+        let until = Instant::now() + limit;
+        while Instant::now() < until {
+            let waiting = self.shared.stats.lock().expect("stats").triggers.values().any(|t| t.stop && !t.delivered);
+            if !waiting {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    fn attach(&self, inbox: Option<CoordinatorInbox>) {
+        *self.shared.coordinator.lock().expect("coordinator") = inbox;
     }
 }
 
@@ -161,8 +248,14 @@ impl std::fmt::Display for JobSummary {
         }
         let c = &self.checkpoints;
         writeln!(f, "checkpoints: {} completed, {} failed", c.completed, c.failed)?;
+        if c.savepoints_completed + c.savepoints_failed > 0 {
+            writeln!(f, "savepoints: {} completed, {} failed", c.savepoints_completed, c.savepoints_failed)?;
+        }
         if let Some(from) = &c.restored_from {
             writeln!(f, "restored from: {from}")?;
+        }
+        if let Some(sp) = &c.final_savepoint {
+            writeln!(f, "stopped with savepoint: {sp}")?;
         }
         match &c.kept {
             Some(kept) => writeln!(f, "kept checkpoint: {kept}")?,
@@ -259,7 +352,9 @@ impl Job {
         let run_id = layout::new_run_id();
         let pins = Pins::default();
         let listing = rt.block_on(catalog::list(&storage, &spec.name))?;
-        let first_id = listing.completed.iter().map(|(_, m)| m.id).max().unwrap_or(0).max(restore.from.as_ref().map_or(0, |f| f.1)) + 1;
+        let savepoints = rt.block_on(catalog::savepoints(&storage, &spec.name))?;
+        let newest = listing.completed.iter().chain(&savepoints).map(|(_, m)| m.id).max().unwrap_or(0);
+        let first_id = newest.max(restore.from.as_ref().map_or(0, |f| f.1)) + 1;
         if let Err(e) = rt.block_on(Coordinator::clean_up_at_start(&storage, &pins, &spec.name, &run_id, spec.checkpoints.retain)) {
             tracing::warn!(error = %e, "cannot clean up what earlier runs left in storage; continuing");
         }
@@ -402,10 +497,9 @@ impl Job {
             tasks.push((id, "sink", 0, Box::new(move || task::run_sink(sink, inputs, link, c))));
         }
 
-        let stats = Arc::new(Mutex::new(CheckpointStats {
-            restored_from: found.as_ref().map(|f| format!("{}/{}", f.storage.url(), f.dir)),
-            ..Default::default()
-        }));
+        let stats = ctl.stats();
+        stats.lock().expect("stats").restored_from = found.as_ref().map(|f| format!("{}/{}", f.storage.url(), f.dir));
+        *ctl.shared.run_id.lock().expect("run id") = run_id.clone();
         let cfg = CheckpointConfig {
             pipeline: spec.name.clone(),
             run_id,
@@ -415,6 +509,9 @@ impl Job {
             tolerable_failures: spec.checkpoints.tolerable_failures,
             retain: spec.checkpoints.retain,
             first_id,
+            savepoint_interval: spec.savepoints.interval.map(|i| i.0),
+            savepoint_retain: spec.savepoints.retain,
+            savepoint_max_age: spec.savepoints.max_age.map(|a| a.0),
         };
         let end = EndOfRun { storage: storage.clone(), pins: pins.clone(), pipeline: spec.name.clone(), run_id: cfg.run_id.clone(), rt: rt.clone() };
         let coordinator = Coordinator::new(cfg, storage, pins, inbox_rx, parts, ctl.clone(), stats.clone());
@@ -435,6 +532,8 @@ impl Job {
     pub fn run(self) -> Result<JobSummary, JobError> {
         let started = Instant::now();
         let coordinator = self.rt.spawn(self.coordinator.run());
+        self.ctl.attach(Some(self.inbox.clone()));
+        self.ctl.set_status(JobStatus::Running);
         let mut handles = Vec::new();
         for (id, kind, subtask, launch) in self.tasks {
             let ctl = self.ctl.clone();
@@ -471,6 +570,7 @@ impl Job {
                 Err(TaskError::Cancelled) => {}
             }
         }
+        self.ctl.attach(None);
         let _ = self.inbox.send(Event::Shutdown);
         let coordinated = self.rt.block_on(coordinator).map_err(|e| JobError::Host(format!("checkpoint coordinator crashed: {e}")))?;
         if let Some(e) = failure {

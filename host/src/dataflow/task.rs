@@ -69,8 +69,23 @@ pub fn run_source(
             out.broadcast(|| Message::End)?;
             break;
         }
-        while let Ok(SourceCommand::Trigger(b)) = link.commands.try_recv() {
-            link.inject(b, source.as_ref(), &mut out)?;
+        let mut stopping = false;
+        while let Ok(command) = link.commands.try_recv() {
+            match command {
+                SourceCommand::Trigger(b) => link.inject(b, source.as_ref(), &mut out)?,
+                SourceCommand::Stop { barrier, drain } => {
+                    if drain {
+                        out.broadcast(|| Message::Watermark(FINAL_WATERMARK))?;
+                    }
+                    link.inject(barrier, source.as_ref(), &mut out)?;
+                    out.broadcast(|| Message::End)?;
+                    stopping = true;
+                    break;
+                }
+            }
+        }
+        if stopping {
+            break;
         }
         let t = Instant::now();
         let batch = source.next_batch(batch_size)?;
@@ -105,7 +120,7 @@ fn wait_for_final_barrier(source: &dyn Source, out: &mut Outputs, link: &SourceL
             return Err(TaskError::Cancelled);
         }
         match link.commands.recv_timeout(POLL) {
-            Ok(SourceCommand::Trigger(b)) => {
+            Ok(SourceCommand::Trigger(b) | SourceCommand::Stop { barrier: b, .. }) => {
                 link.inject(b, source, out)?;
                 if b.last {
                     out.broadcast(|| Message::End)?;

@@ -76,6 +76,57 @@ pub struct PipelineSpec {
     /// How often sources emit watermarks (at most).
     #[serde(default = "default_watermark_interval")]
     pub watermark_interval: HumanDuration,
+    /// Periodic savepoints and their retention.
+    #[serde(default)]
+    pub savepoints: SavepointSpec,
+    /// The REST API of the running job.
+    #[serde(default)]
+    pub api: ApiSpec,
+}
+
+/// `savepoints:` periodic savepoints, with their own retention. Savepoints taken
+/// on request or on stop are never deleted by it.
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub struct SavepointSpec {
+    /// Time between periodic savepoints; absent: none.
+    #[serde(default)]
+    pub interval: Option<HumanDuration>,
+    /// Periodic savepoints kept (newest first); absent: no count limit.
+    #[serde(default)]
+    pub retain: Option<usize>,
+    /// Periodic savepoints older than this are deleted; absent: no age limit.
+    #[serde(default)]
+    pub max_age: Option<HumanDuration>,
+}
+
+/// `api:` the REST API of a running job.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub struct ApiSpec {
+    /// Serve the API at all.
+    #[serde(default = "yes")]
+    pub enabled: bool,
+    /// Address to listen on. On anything but loopback, mutating endpoints
+    /// require the bearer token from the environment variable `CAIRN_API_TOKEN`
+    /// (the job refuses to start without it). Port 0 picks a free port; a busy
+    /// port on loopback falls back to a free one (the log says which).
+    #[serde(default = "default_api_listen")]
+    pub listen: String,
+}
+
+fn yes() -> bool {
+    true
+}
+
+fn default_api_listen() -> String {
+    "127.0.0.1:8081".into()
+}
+
+impl Default for ApiSpec {
+    fn default() -> Self {
+        ApiSpec { enabled: true, listen: default_api_listen() }
+    }
 }
 
 fn default_watermark_interval() -> HumanDuration {

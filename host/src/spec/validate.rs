@@ -48,6 +48,15 @@ pub(super) fn validate(spec: &PipelineSpec, text: &str) -> Result<Topology, Fail
     if spec.checkpoints.interval.is_some_and(|i| i.0.is_zero()) {
         return Err((locate_key(text, "interval"), "`checkpoints.interval` must be more than 0s".into()));
     }
+    if spec.savepoints.interval.is_some_and(|i| i.0.is_zero()) {
+        return Err((locate_key(text, "savepoints"), "`savepoints.interval` must be more than 0s".into()));
+    }
+    if spec.savepoints.retain == Some(0) {
+        return Err((locate_key(text, "savepoints"), "`savepoints.retain` must be at least 1 (leave it out for no count limit)".into()));
+    }
+    if spec.api.enabled && spec.api.listen.parse::<std::net::SocketAddr>().is_err() {
+        return Err((locate_key(text, "listen"), format!("`api.listen` must be an address like 127.0.0.1:8081, not `{}`", spec.api.listen)));
+    }
     if spec.channel_capacity == 0 {
         return Err((locate_key(text, "channel-capacity"), "`channel-capacity` must be at least 1".into()));
     }

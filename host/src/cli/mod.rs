@@ -1,0 +1,154 @@
+//! The `host` command line: `run` a pipeline; drive a running job through its
+//! REST API (trigger, stop, cancel); work on checkpoints and savepoints in
+//! storage (list, inspect, promote, dispose, check).
+
+mod remote;
+mod run;
+mod storage;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+
+pub use run::{run_pipeline, run_pipeline_with};
+pub use storage::{CheckpointCommand, SavepointCommand};
+
+use crate::dataflow::{JobControl, RunOptions};
+use crate::runtime::Runtime;
+use crate::spec::Pipeline;
+
+/// Cairn: stream processing with sandboxed WebAssembly operators.
+#[derive(Debug, Parser)]
+#[command(name = "host", version, about)]
+pub struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The verbs of `host`.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run a pipeline until its input ends (or Ctrl-C), then print a summary.
+    Run {
+        /// The pipeline file.
+        pipeline: PathBuf,
+        /// Restore from this checkpoint: its directory (or `_metadata` file) as a path or URL.
+        #[arg(long, conflicts_with = "resume")]
+        from: Option<String>,
+        /// Restore from the newest completed checkpoint of this pipeline (start fresh if there is none).
+        #[arg(long)]
+        resume: bool,
+        /// Let operators without state in the checkpoint start empty, and skip state of removed operators.
+        #[arg(long)]
+        allow_non_restored_state: bool,
+    },
+    /// Check a pipeline file and its components without running it.
+    Validate {
+        /// The pipeline file.
+        pipeline: PathBuf,
+    },
+    /// Checkpoints: trigger one on a running job; list, inspect and promote
+    /// them in storage (also of jobs no longer running).
+    #[command(subcommand)]
+    Checkpoint(CheckpointCommand),
+    /// Savepoints: trigger one on a running job; list, inspect and dispose of
+    /// them in storage (also of jobs no longer running).
+    #[command(subcommand)]
+    Savepoint(SavepointCommand),
+    /// Stop a running job with a final snapshot that commits its output: a
+    /// savepoint with `--savepoint`, else a checkpoint. Prints where it is.
+    Stop {
+        /// End with a savepoint (self-contained, in the savepoint area).
+        #[arg(long)]
+        savepoint: bool,
+        /// First send the final watermark, so that event-time windows flush
+        /// their results before the snapshot.
+        #[arg(long)]
+        drain: bool,
+        /// The job's API.
+        #[command(flatten)]
+        remote: remote::Remote,
+    },
+    /// Cancel a running job: it stops reading and ends without a final
+    /// snapshot; `checkpoints.on-cancel` says whether its last checkpoint stays.
+    Cancel {
+        /// The job's API.
+        #[command(flatten)]
+        remote: remote::Remote,
+    },
+    /// Check that a checkpoint or savepoint restores into a pipeline, without
+    /// running it: instantiate every operator subtask, `init` it, and `restore`
+    /// its saved state (format and version included); report per operator.
+    Check {
+        /// The pipeline file.
+        pipeline: PathBuf,
+        /// The checkpoint or savepoint (path or URL).
+        #[arg(long)]
+        from: String,
+        /// Accept operators without state and state of removed operators.
+        #[arg(long)]
+        allow_non_restored_state: bool,
+        /// Print JSON for scripts.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// The runtime for storage I/O and the checkpoint coordinator (tasks run on their own threads).
+pub fn io_runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .thread_name("cairn-io")
+        .enable_all()
+        .build()
+        .context("cannot start the I/O runtime")
+}
+
+/// Logs to stderr, filtered by `RUST_LOG` (default: info).
+pub fn init_logging() {
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info,cranelift=warn,wasmtime=warn".into()),
+        )
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .try_init();
+}
+
+/// Entry point of the `host` binary.
+pub fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    init_logging();
+    match cli.command {
+        Command::Run { pipeline, from, resume, allow_non_restored_state } => {
+            let ctl = Arc::new(JobControl::default());
+            let on_signal = ctl.clone();
+            ctrlc::set_handler(move || {
+                tracing::warn!("Ctrl-C: stopping the sources; the job drains and ends");
+                on_signal.stop();
+            })
+            .context("cannot install the Ctrl-C handler")?;
+            let opts = RunOptions { from, resume, allow_non_restored_state };
+            let summary = run_pipeline_with(&pipeline, ctl, &opts)?;
+            eprint!("{summary}");
+            Ok(())
+        }
+        Command::Checkpoint(cmd) => storage::checkpoint_command(cmd),
+        Command::Savepoint(cmd) => storage::savepoint_command(cmd),
+        Command::Stop { savepoint, drain, remote } => remote::stop(&remote, savepoint, drain),
+        Command::Cancel { remote } => remote::cancel(&remote),
+        Command::Check { pipeline, from, allow_non_restored_state, json } => storage::check(&pipeline, &from, allow_non_restored_state, json),
+        Command::Validate { pipeline } => {
+            let p = Pipeline::load(&pipeline)?;
+            let runtime = Runtime::new()?;
+            for op in &p.spec.operators {
+                runtime.load(&op.id, &p.resolve(&op.component))?;
+            }
+            eprintln!("{}: ok ({} sources, {} operators, {} sinks)", pipeline.display(), p.spec.sources.len(), p.spec.operators.len(), p.spec.sinks.len());
+            Ok(())
+        }
+    }
+}

@@ -1,0 +1,98 @@
+//! `host run`: runs a pipeline to the end, restarting it in process from its
+//! last checkpoint when a task fails (as its restart strategy allows), with the
+//! REST API up for as long as the job lives.
+
+use std::sync::Arc;
+
+use anyhow::Context;
+
+use crate::dataflow::{Job, JobControl, JobStatus, JobSummary, RunOptions};
+use crate::runtime::Runtime;
+use crate::spec::Pipeline;
+
+/// Runs `pipeline` to the end; `ctl` lets a caller stop it.
+pub fn run_pipeline(pipeline: &std::path::Path, ctl: Arc<JobControl>) -> anyhow::Result<JobSummary> {
+    run_pipeline_with(pipeline, ctl, &RunOptions::default())
+}
+
+/// Runs `pipeline` to the end with `opts` (restore from a checkpoint, …). A
+/// failure while the job runs restarts it in-process from its last completed
+/// checkpoint, as the pipeline's restart strategy allows; failures before any
+/// data flows (bad pipeline, bad component, `init` errors) are final.
+pub fn run_pipeline_with(pipeline: &std::path::Path, ctl: Arc<JobControl>, opts: &RunOptions) -> anyhow::Result<JobSummary> {
+    let pipeline = Pipeline::load(pipeline)?;
+    let runtime = Runtime::for_pipeline(&pipeline)?;
+    let io = super::io_runtime()?;
+    let name = pipeline.spec.name.clone();
+    let _api = crate::api::serve(&pipeline, ctl.clone(), io.handle()).context(format!("pipeline `{name}` cannot start"))?;
+    let restart = &pipeline.spec.restart;
+    let policies = &pipeline.spec.checkpoints;
+    let mut opts = opts.clone();
+    let mut attempt = 0u32;
+    loop {
+        let job = Job::build(&pipeline, &runtime, ctl.next_attempt(), &opts, io.handle().clone());
+        let job = match job {
+            Ok(job) => job,
+            Err(e) => {
+                ctl.set_status(JobStatus::Failed);
+                return Err(anyhow::Error::new(e).context(format!("pipeline `{name}` cannot start")));
+            }
+        };
+        let stats = job.checkpoint_stats();
+        let end = job.end_of_run();
+        let started = std::time::Instant::now();
+        let error = match job.run() {
+            Ok(mut summary) => {
+                summary.restarts = attempt;
+                // Persistent checkpoints: the policy for a finished or cancelled job.
+                let policy = if summary.stopped { policies.on_cancel } else { policies.on_finish };
+                let reason = if summary.stopped { "cancelled" } else { "finished" };
+                let keep = (policy == crate::spec::EndPolicy::Keep).then_some(reason);
+                match end.apply(keep) {
+                    Ok(kept) => summary.checkpoints.kept = kept,
+                    Err(e) => tracing::warn!(error = %e, "cannot apply the end-of-job checkpoint policy"),
+                }
+                ctl.set_status(if summary.stopped { JobStatus::Cancelled } else { JobStatus::Finished });
+                ctl.linger_for_stop_pollers(std::time::Duration::from_secs(5));
+                return Ok(summary);
+            }
+            Err(e) => e,
+        };
+        let latest = stats.lock().expect("stats").latest.clone().or_else(|| opts.from.clone());
+        let kept = kept_msg(&latest);
+        if started.elapsed() >= restart.reset_after.0 {
+            attempt = 0;
+        }
+        attempt += 1;
+        let Some(wait) = restart.backoff(attempt).filter(|_| !ctl.is_stopped()) else {
+            // Failed for good: the last checkpoint is always kept.
+            let kept = end.apply(Some("failed")).ok().flatten();
+            let kept = kept.map_or(kept_msg(&latest), |k| format!("kept checkpoint: {k}"));
+            ctl.set_status(JobStatus::Failed);
+            let why = match restart.strategy {
+                crate::spec::RestartStrategy::None => "restart strategy `none`".to_string(),
+                _ => format!("{} restart attempts used", attempt - 1),
+            };
+            return Err(anyhow::Error::new(error).context(format!("pipeline `{name}` failed for good ({why}); {kept}")));
+        };
+        tracing::warn!(
+            event = "restarting",
+            attempt,
+            of = restart.attempts,
+            wait_ms = wait.as_millis() as u64,
+            error = %error,
+            "task failed; restarting the job from its last completed checkpoint ({kept})"
+        );
+        ctl.set_status(JobStatus::Restarting);
+        std::thread::sleep(wait);
+        // Resume from this job's last completed checkpoint (or where it started from).
+        if let Some(l) = latest {
+            (opts.from, opts.resume) = (Some(l), false);
+        }
+    }
+}
+
+fn kept_msg(latest: &Option<String>) -> String {
+    latest.as_deref().map_or_else(|| "no checkpoint completed".to_string(), |l| format!("last completed checkpoint: {l}"))
+}
+
