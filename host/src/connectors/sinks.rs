@@ -58,6 +58,10 @@ pub struct FileSink {
 struct FileSinkState {
     committed_len: u64,
     pending: Vec<(u64, String)>,
+    /// Length of each pending part (absent in checkpoints of older hosts): a
+    /// part appended by a later commit is recognised in the target by it.
+    #[serde(default)]
+    pending_lens: Vec<u64>,
 }
 
 impl FileSink {
@@ -82,7 +86,7 @@ impl FileSink {
         };
         std::fs::create_dir_all(&sink.pending_dir).map_err(|e| sink.io("cannot create the directory", &sink.pending_dir.clone(), e))?;
         let state: FileSinkState = match restore {
-            None => FileSinkState { committed_len: 0, pending: Vec::new() },
+            None => FileSinkState { committed_len: 0, pending: Vec::new(), pending_lens: Vec::new() },
             Some(v) => serde_json::from_value(v.clone()).map_err(|e| ConnectorError::Record {
                 id: sink.id.clone(),
                 message: format!("cannot restore file sink state {v}: {e}"),
@@ -96,34 +100,55 @@ impl FileSink {
         ConnectorError::Io { id: self.id.clone(), what, path: path.to_path_buf(), source }
     }
 
-    /// Truncates the target to the committed length, appends the parts the
-    /// checkpoint covers, and discards every other staged part.
+    /// Brings the target back to the snapshot: keeps the committed length plus
+    /// any pending part that a later commit already appended (restoring an older
+    /// snapshot), truncates the rest, appends the parts still staged, and
+    /// discards every other staged part. Checks everything before it truncates,
+    /// so a snapshot that cannot be restored changes nothing.
     fn recover(&mut self, state: FileSinkState) -> Result<(), ConnectorError> {
         let path = self.path.clone();
         let target = std::fs::OpenOptions::new().create(true).write(true).truncate(false).open(&path);
         let target = target.map_err(|e| self.io("cannot open output file", &path, e))?;
         let len = target.metadata().map_err(|e| self.io("cannot stat", &path, e))?.len();
+        let fail = |message: String| ConnectorError::Record { id: self.id.clone(), message };
         if len < state.committed_len {
-            return Err(ConnectorError::Record {
-                id: self.id.clone(),
-                message: format!(
-                    "{} holds {len} bytes but {} were committed at the checkpoint: the output was changed or removed since",
-                    path.display(),
-                    state.committed_len
-                ),
-            });
+            return Err(fail(format!(
+                "{} holds {len} bytes but {} were committed at the checkpoint: the output was changed or removed since",
+                path.display(),
+                state.committed_len
+            )));
         }
-        target.set_len(state.committed_len).map_err(|e| self.io("cannot truncate", &path, e))?;
+        let mut keep = state.committed_len;
+        let mut staged = Vec::new();
+        for (i, (id, name)) in state.pending.iter().enumerate() {
+            if self.pending_dir.join(name).is_file() {
+                staged.push((*id, name.clone()));
+                continue;
+            }
+            // Gone from staging: a later commit appended it right after `keep`.
+            match state.pending_lens.get(i) {
+                Some(part_len) if staged.is_empty() && len >= keep + part_len => keep += part_len,
+                _ => {
+                    return Err(fail(format!(
+                        "staged output `{}` of checkpoint {id} is missing from {} and not in {}",
+                        name,
+                        self.pending_dir.display(),
+                        path.display()
+                    )));
+                }
+            }
+        }
+        target.set_len(keep).map_err(|e| self.io("cannot truncate", &path, e))?;
         drop(target);
-        self.committed_len = state.committed_len;
-        let keep: Vec<String> = state.pending.iter().map(|(_, n)| n.clone()).collect();
-        self.pending = state.pending;
+        self.committed_len = keep;
+        let names: Vec<String> = staged.iter().map(|(_, n)| n.clone()).collect();
+        self.pending = staged;
         let last = self.pending.last().map_or(0, |(id, _)| *id);
         self.append_pending(last)?;
         let entries = std::fs::read_dir(&self.pending_dir).map_err(|e| self.io("cannot list", &self.pending_dir.clone(), e))?;
         for entry in entries.flatten() {
             let name = entry.file_name().to_string_lossy().into_owned();
-            if !keep.contains(&name) {
+            if !names.contains(&name) && !self.appended.contains(&name) {
                 let _ = std::fs::remove_file(entry.path());
             }
         }
@@ -183,7 +208,13 @@ impl Sink for FileSink {
             self.pending.push((id, name));
         }
         self.next_checkpoint = id + 1;
-        Ok(serde_json::to_value(FileSinkState { committed_len: self.committed_len, pending: self.pending.clone() }).expect("json"))
+        let mut pending_lens = Vec::with_capacity(self.pending.len());
+        for (_, name) in &self.pending {
+            let part = self.pending_dir.join(name);
+            pending_lens.push(std::fs::metadata(&part).map_err(|e| self.io("cannot stat staged part", &part, e))?.len());
+        }
+        let state = FileSinkState { committed_len: self.committed_len, pending: self.pending.clone(), pending_lens };
+        Ok(serde_json::to_value(state).expect("json"))
     }
 
     fn commit(&mut self, id: u64) -> Result<(), ConnectorError> {

@@ -301,3 +301,23 @@ fn stop_drain_flushes_windows_and_stop_without_drain_resumes_them() {
     let text = std::fs::read_to_string(dir.path().join("sums.txt")).unwrap();
     assert_eq!(text.trim(), format!("k\t{},{end},{read}", end - 3_600_000), "the drained window holds every event read");
 }
+
+#[test]
+fn an_intermediate_savepoint_restores_exactly_once_after_the_job_committed_past_it() {
+    let times = 60;
+    let expected = reference_output(times);
+    let dir = job_dir(times);
+    let p = write_pipeline(dir.path(), &counting_pipeline("older", "storage", "100ms", 800, API));
+    let mut job = RunningJob::start(&p, &[], &dir.path().join("run-1.log"));
+    job.wait_for("checkpoint completed");
+    let path = job.verb(&["savepoint", "trigger"]);
+    let (ok, log) = job.wait();
+    assert!(ok, "{log}");
+    let out = dir.path().join("out/counts.txt");
+    assert_eq!(sorted_lines(&out), expected);
+    // The job ran to the end and committed past the savepoint; restoring the
+    // savepoint rewinds the output to it and replays from there.
+    let run = host(&["run", p.to_str().unwrap(), "--from", &path]);
+    assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));
+    assert_eq!(sorted_lines(&out), expected);
+}
