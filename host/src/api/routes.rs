@@ -33,12 +33,12 @@ fn error(status: StatusCode, message: impl Into<String>) -> Response {
 
 /// Mutating requests carry the bearer token when one is set.
 async fn authorize(State(state): State<ApiState>, headers: HeaderMap, request: Request, next: Next) -> Response {
-    if request.method() != Method::GET {
-        if let Some(token) = &state.token {
-            let given = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).and_then(|v| v.strip_prefix("Bearer "));
-            if given != Some(token.as_str()) {
-                return error(StatusCode::UNAUTHORIZED, "this endpoint needs `Authorization: Bearer <token>` (the job's CAIRN_API_TOKEN)");
-            }
+    if request.method() != Method::GET
+        && let Some(token) = &state.token
+    {
+        let given = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).and_then(|v| v.strip_prefix("Bearer "));
+        if given != Some(token.as_str()) {
+            return error(StatusCode::UNAUTHORIZED, "this endpoint needs `Authorization: Bearer <token>` (the job's CAIRN_API_TOKEN)");
         }
     }
     next.run(request).await

@@ -148,12 +148,10 @@ pub async fn write_self_contained(found: &Found, to: &Storage, to_dir: &str) -> 
 pub async fn savepoints(storage: &Storage, pipeline: &str) -> Result<Vec<(String, Metadata)>, CheckpointError> {
     let mut dirs = std::collections::BTreeSet::new();
     for item in storage.list(&layout::savepoints_dir(pipeline)).await? {
-        if item.path.ends_with(&format!("/{METADATA_FILE}")) {
-            if let Some(dir) = layout::savepoint_dir_of(&item.path) {
-                if item.path == format!("{dir}/{METADATA_FILE}") {
-                    dirs.insert(dir);
-                }
-            }
+        if let Some(dir) = layout::savepoint_dir_of(&item.path)
+            && item.path == format!("{dir}/{METADATA_FILE}")
+        {
+            dirs.insert(dir);
         }
     }
     let mut found = Vec::new();
