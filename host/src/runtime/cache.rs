@@ -16,8 +16,8 @@
 //!
 //! Location: `$CAIRN_CACHE_DIR`, else `$XDG_CACHE_HOME/cairn`, else
 //! `~/.cache/cairn`, with entries under `components/`. `CAIRN_COMPILE_CACHE=off`
-//! turns the cache off. Nothing is evicted: delete the directory to reclaim
-//! the space.
+//! turns the cache off. When the entries exceed [`DEFAULT_MAX_SIZE`] after a
+//! write, the least recently used ones are deleted (a hit counts as a use).
 
 use std::hash::Hasher;
 use std::io::Write;
@@ -32,11 +32,16 @@ const MAGIC: &[u8; 8] = b"CAIRNCC\x01";
 /// Magic, payload length (u64 LE), XXH3-128 of the payload (u128 LE).
 const HEADER: usize = 8 + 8 + 16;
 
+/// Total size of the entries beyond which the least recently used are deleted.
+pub const DEFAULT_MAX_SIZE: u64 = 2 << 30;
+
 /// Where compiled components are cached, or nowhere.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct CompileCache {
     /// The `components/` directory of the cache, `None` when the cache is off.
     dir: Option<PathBuf>,
+    /// Most bytes the entries may take after a write.
+    max_size: u64,
 }
 
 /// How [`CompileCache::component`] got its component.
@@ -74,12 +79,19 @@ impl CompileCache {
 
     /// A cache rooted at `root` (entries under `root/components/`).
     pub fn at(root: impl Into<PathBuf>) -> CompileCache {
-        CompileCache { dir: Some(root.into().join("components")) }
+        CompileCache { dir: Some(root.into().join("components")), max_size: DEFAULT_MAX_SIZE }
+    }
+
+    /// This cache, keeping at most `bytes` of entries (least recently used
+    /// deleted first; the entry just written is always kept).
+    pub fn with_max_size(mut self, bytes: u64) -> CompileCache {
+        self.max_size = bytes;
+        self
     }
 
     /// No cache: every component is compiled.
     pub fn off() -> CompileCache {
-        CompileCache { dir: None }
+        CompileCache { dir: None, max_size: DEFAULT_MAX_SIZE }
     }
 
     /// The directory holding the entries, if the cache is on.
@@ -103,6 +115,7 @@ impl CompileCache {
         match std::fs::read(&path) {
             Ok(entry) => match load(engine, &entry) {
                 Ok(component) => {
+                    touch(&path);
                     tracing::debug!(path = %path.display(), "compiled component loaded from the cache");
                     return Ok((component, CacheOutcome::Hit));
                 }
@@ -116,8 +129,9 @@ impl CompileCache {
         let component = Component::new(engine, bytes)?;
         match component.serialize() {
             Ok(payload) => {
-                if let Err(e) = store(&path, &payload) {
-                    tracing::warn!(path = %path.display(), "cannot write compile cache entry: {e}");
+                match store(&path, &payload) {
+                    Ok(()) => evict(&path, self.max_size),
+                    Err(e) => tracing::warn!(path = %path.display(), "cannot write compile cache entry: {e}"),
                 }
             }
             Err(e) => tracing::warn!("cannot serialize a compiled component for the cache: {e}"),
@@ -183,6 +197,39 @@ fn store(path: &Path, payload: &[u8]) -> std::io::Result<()> {
         let _ = std::fs::remove_file(&tmp);
     }
     result
+}
+
+/// Marks an entry as used now (its modification time), for eviction.
+fn touch(path: &Path) {
+    if let Ok(f) = std::fs::File::options().append(true).open(path) {
+        let _ = f.set_modified(std::time::SystemTime::now());
+    }
+}
+
+/// Deletes the least recently used entries beside `keep` until all of them
+/// take at most `max_size` bytes. Best effort: errors are ignored.
+fn evict(keep: &Path, max_size: u64) {
+    let Some(dir) = keep.parent() else { return };
+    let Ok(listing) = std::fs::read_dir(dir) else { return };
+    let mut entries: Vec<(std::time::SystemTime, u64, PathBuf)> = listing
+        .flatten()
+        .filter(|e| e.path().extension().is_some_and(|x| x == "cwasm"))
+        .filter_map(|e| {
+            let meta = e.metadata().ok()?;
+            Some((meta.modified().ok()?, meta.len(), e.path()))
+        })
+        .collect();
+    let mut total: u64 = entries.iter().map(|e| e.1).sum();
+    entries.sort(); // oldest first
+    for (_, size, path) in entries {
+        if total <= max_size {
+            break;
+        }
+        if path != keep && std::fs::remove_file(&path).is_ok() {
+            tracing::info!(path = %path.display(), "compile cache: removed the least recently used entry");
+            total -= size;
+        }
+    }
 }
 
 #[cfg(test)]
@@ -256,6 +303,35 @@ mod tests {
         std::fs::copy(cache.entry_path(&fuel, &d).unwrap(), cache.entry_path(&plain, &d).unwrap()).unwrap();
         assert_eq!(cache.component(&plain, &bytes, &d).unwrap().1, CacheOutcome::Miss);
         assert_eq!(cache.component(&plain, &bytes, &d).unwrap().1, CacheOutcome::Hit);
+    }
+
+    #[test]
+    fn least_recently_used_entries_are_evicted_beyond_the_size_limit() {
+        let dir = tempfile::tempdir().unwrap();
+        let bytes = component_bytes();
+        let d = digest(&bytes);
+        let engines: Vec<Engine> = (0..3)
+            .map(|i| {
+                let mut config = wasmtime::Config::new();
+                config.wasm_component_model(true);
+                config.cranelift_opt_level([wasmtime::OptLevel::None, wasmtime::OptLevel::Speed, wasmtime::OptLevel::SpeedAndSize][i]);
+                Engine::new(&config).unwrap()
+            })
+            .collect();
+        // Room for two entries of about the same size.
+        let probe = CompileCache::at(dir.path());
+        probe.component(&engines[0], &bytes, &d).unwrap();
+        let one = std::fs::metadata(probe.entry_path(&engines[0], &d).unwrap()).unwrap().len();
+        let cache = CompileCache::at(dir.path()).with_max_size(one * 5 / 2);
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        cache.component(&engines[1], &bytes, &d).unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        // A hit on the first makes the second the least recently used.
+        assert_eq!(cache.component(&engines[0], &bytes, &d).unwrap().1, CacheOutcome::Hit);
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        cache.component(&engines[2], &bytes, &d).unwrap();
+        let exists = |i: usize| cache.entry_path(&engines[i], &d).unwrap().exists();
+        assert!(exists(0) && !exists(1) && exists(2), "the least recently used entry goes");
     }
 
     #[test]
