@@ -2,6 +2,7 @@
 
 mod file_source;
 mod generator;
+mod nexmark;
 mod sinks;
 
 use std::path::Path;
@@ -11,6 +12,7 @@ use crate::spec::{SinkSpec, SourceSpec};
 
 pub use file_source::FileSource;
 pub use generator::Generator;
+pub use nexmark::NexmarkSource;
 pub use sinks::{BlackholeSink, FileSink, StdoutSink};
 
 /// Errors of sources and sinks; each names the connector.
@@ -107,6 +109,7 @@ pub fn open_source(spec: &SourceSpec, base: &Path, position: Option<&serde_json:
     let mut source: Box<dyn Source> = match spec {
         SourceSpec::File(f) => Box::new(FileSource::open(f, base)?),
         SourceSpec::Generator(g) => Box::new(Generator::new(g)),
+        SourceSpec::Nexmark(n) => Box::new(NexmarkSource::new(n)?),
     };
     if let Some(p) = position {
         source.seek(p)?;

@@ -363,6 +363,8 @@ pub enum SourceSpec {
     File(FileSourceSpec),
     /// Deterministic synthetic events, for tests and benchmarks.
     Generator(GeneratorSpec),
+    /// The Nexmark benchmark's persons, auctions and bids.
+    Nexmark(NexmarkSpec),
 }
 
 impl SourceSpec {
@@ -371,6 +373,7 @@ impl SourceSpec {
         match self {
             SourceSpec::File(s) => &s.id,
             SourceSpec::Generator(s) => &s.id,
+            SourceSpec::Nexmark(s) => &s.id,
         }
     }
 }
@@ -477,6 +480,84 @@ fn default_value_size() -> ByteSize {
 }
 fn default_step() -> HumanDuration {
     HumanDuration(std::time::Duration::from_millis(1))
+}
+
+/// `type: nexmark`: the Nexmark benchmark's event stream (persons, auctions,
+/// bids), generated deterministically as the reference generator does; see
+/// the `nexmark-model` crate for the fields and their encoding.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub struct NexmarkSpec {
+    /// Stable id.
+    pub id: String,
+    /// Number of events (of all three kinds); absent means unbounded.
+    #[serde(default)]
+    pub count: Option<u64>,
+    /// Events per second of wall-clock time; absent means as fast as possible.
+    #[serde(default)]
+    pub rate: Option<u64>,
+    /// Seed of the events' random fields.
+    #[serde(default)]
+    pub seed: u64,
+    /// Event time of the first event, ms since the Unix epoch.
+    #[serde(default)]
+    pub first_event_time: i64,
+    /// Events per second of event time: the inter-event delay is its inverse
+    /// (default 10 000, i.e. 100 µs, as in the reference).
+    #[serde(default = "default_nexmark_event_rate")]
+    pub event_rate: u64,
+    /// `none` (default): events have no key; `id`: the 8-byte little-endian
+    /// auction id (bids, auctions) or person id (persons).
+    #[serde(default)]
+    pub key: NexmarkKey,
+    /// Persons, auctions and bids per 1 + 3 + 46 events (the reference's proportions).
+    #[serde(default = "default_nexmark_proportions")]
+    pub proportions: [u64; 3],
+    /// Persons that auctions and bids pick from.
+    #[serde(default = "default_nexmark_active_people")]
+    pub active_people: u64,
+    /// Recent auctions that bids pick from.
+    #[serde(default = "default_nexmark_in_flight_auctions")]
+    pub in_flight_auctions: u64,
+    /// One bid in this many picks a random auction, the rest the hot one.
+    #[serde(default = "default_nexmark_hot_auction_ratio")]
+    pub hot_auction_ratio: u64,
+    /// One auction in this many has a random seller, the rest the hot one.
+    #[serde(default = "default_nexmark_hot_ratio")]
+    pub hot_sellers_ratio: u64,
+    /// One bid in this many has a random bidder, the rest the hot one.
+    #[serde(default = "default_nexmark_hot_ratio")]
+    pub hot_bidders_ratio: u64,
+}
+
+/// What a `nexmark` source puts in the key column.
+#[derive(Clone, Copy, Debug, Default, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "kebab-case")]
+pub enum NexmarkKey {
+    /// No key.
+    #[default]
+    None,
+    /// The auction id of bids and auctions, the person id of persons (8 bytes, little-endian).
+    Id,
+}
+
+fn default_nexmark_event_rate() -> u64 {
+    10_000
+}
+fn default_nexmark_proportions() -> [u64; 3] {
+    [1, 3, 46]
+}
+fn default_nexmark_active_people() -> u64 {
+    1000
+}
+fn default_nexmark_in_flight_auctions() -> u64 {
+    100
+}
+fn default_nexmark_hot_auction_ratio() -> u64 {
+    2
+}
+fn default_nexmark_hot_ratio() -> u64 {
+    4
 }
 
 /// A WebAssembly operator.

@@ -6,6 +6,7 @@ mod checkpoints;
 mod guests;
 mod languages;
 mod malformed;
+mod nexmark;
 mod rest;
 mod restart;
 mod s3;

@@ -1,0 +1,67 @@
+//! `nexmark-q0`: Nexmark query 0, pass-through of bids.
+//!
+//! Input: Nexmark events (see the `nexmark-model` crate for the layout).
+//! Output: every bid, key and timestamp unchanged; persons and auctions are
+//! dropped. Config `{ "format": "binary" | "csv" }` (default `binary`): the
+//! bid's 33-byte encoding as it came in, or `auction,bidder,price,date_time`
+//! as ASCII. Stateless.
+
+use std::io::Write;
+
+use cairn_guest::{Events, Operator, Output, export_operator};
+use nexmark_model::{BID_LEN, Bid, TAG_BID};
+use serde::Deserialize;
+
+#[derive(Clone, Copy, Default, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+enum Format {
+    #[default]
+    Binary,
+    Csv,
+}
+
+#[derive(Default, Deserialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+struct Config {
+    #[serde(default)]
+    format: Format,
+}
+
+struct Q0 {
+    format: Format,
+}
+
+impl Operator for Q0 {
+    type Config = Option<Config>;
+    type State = ();
+
+    fn init(config: Option<Config>) -> Result<Self, String> {
+        Ok(Q0 { format: config.unwrap_or_default().format })
+    }
+
+    fn process(&mut self, (): &mut (), input: Events<'_>, out: &mut Output) -> Result<(), String> {
+        match self.format {
+            Format::Binary => {
+                out.reserve(input.len(), input.len() * BID_LEN);
+                out.reserve_keys(input.key_bytes());
+                for e in input {
+                    if e.value.len() == BID_LEN && e.value[0] == TAG_BID {
+                        out.emit(e.key, e.value, e.timestamp);
+                    }
+                }
+            }
+            Format::Csv => {
+                for e in input {
+                    if let Some(b) = Bid::decode(e.value) {
+                        out.emit_with(e.key, e.timestamp, |buf| {
+                            write!(buf, "{},{},{},{}", b.auction, b.bidder, b.price, b.date_time).expect("write to a Vec")
+                        });
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+export_operator!(Q0);

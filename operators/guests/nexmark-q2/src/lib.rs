@@ -1,0 +1,61 @@
+//! `nexmark-q2`: Nexmark query 2, selection.
+//!
+//! `SELECT auction, price FROM bid WHERE MOD(auction, 123) = 0`. Input:
+//! Nexmark events (see `nexmark-model`); persons and auctions are dropped.
+//! Config `{ "format": "binary" | "csv" }` (default `binary`): 16 bytes,
+//! `auction u64, price u64` little-endian, or `auction,price` as ASCII. Key
+//! and timestamp unchanged. Stateless.
+
+use std::io::Write;
+
+use cairn_guest::{Events, Operator, Output, export_operator};
+use nexmark_model::Bid;
+use serde::Deserialize;
+
+#[derive(Clone, Copy, Default, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+enum Format {
+    #[default]
+    Binary,
+    Csv,
+}
+
+#[derive(Default, Deserialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+struct Config {
+    #[serde(default)]
+    format: Format,
+}
+
+struct Q2 {
+    format: Format,
+}
+
+impl Operator for Q2 {
+    type Config = Option<Config>;
+    type State = ();
+
+    fn init(config: Option<Config>) -> Result<Self, String> {
+        Ok(Q2 { format: config.unwrap_or_default().format })
+    }
+
+    fn process(&mut self, (): &mut (), input: Events<'_>, out: &mut Output) -> Result<(), String> {
+        let format = self.format;
+        for e in input {
+            let Some(b) = Bid::decode(e.value) else { continue };
+            if b.auction % 123 != 0 {
+                continue;
+            }
+            out.emit_with(e.key, e.timestamp, |buf| match format {
+                Format::Binary => {
+                    buf.extend_from_slice(&b.auction.to_le_bytes());
+                    buf.extend_from_slice(&b.price.to_le_bytes());
+                }
+                Format::Csv => write!(buf, "{},{}", b.auction, b.price).expect("write to a Vec"),
+            });
+        }
+        Ok(())
+    }
+}
+
+export_operator!(Q2);

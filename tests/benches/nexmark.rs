@@ -1,0 +1,2 @@
+//! Nexmark benchmark (being written).
+fn main() {}
