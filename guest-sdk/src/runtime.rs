@@ -86,10 +86,12 @@ impl<O: Operator> Instance<O> {
     /// `snapshot`: encodes the state into the snapshot buffer (dropping any
     /// unread previous snapshot) and describes it.
     pub fn snapshot(&mut self) -> Result<StateInfo, String> {
+        // Drop the unread previous snapshot first: its memory is reused.
+        self.snapshot = SnapshotReader::empty();
         let live = self.live()?;
-        let bytes = snapshot::encode_state(&live.state)?;
-        let size = bytes.len() as u64;
-        self.snapshot = SnapshotReader::new(bytes);
+        let pieces = snapshot::encode_state_in_pieces(&live.state)?;
+        let size = pieces.iter().map(Vec::len).sum::<usize>() as u64;
+        self.snapshot = SnapshotReader::from_pieces(pieces);
         Ok(StateInfo {
             format: snapshot::FORMAT.into(),
             version: O::STATE_VERSION,

@@ -30,11 +30,73 @@ pub fn decode_state<S: DeserializeOwned>(bytes: &[u8]) -> Result<S, String> {
     Ok(state)
 }
 
+/// Size of the pieces a snapshot is encoded into. The host reads up to 8 MiB
+/// per `snapshot-read`, so each piece crosses whole, without another copy.
+pub const PIECE: usize = 4 << 20;
+
+/// A postcard flavor that writes into a list of [`PIECE`]-sized buffers: no
+/// reallocation (and no copy of what was written) however large the state.
+struct Pieces {
+    done: Vec<Vec<u8>>,
+    current: Vec<u8>,
+}
+
+impl postcard::ser_flavors::Flavor for Pieces {
+    type Output = Vec<Vec<u8>>;
+
+    fn try_push(&mut self, byte: u8) -> postcard::Result<()> {
+        self.try_extend(&[byte])
+    }
+
+    fn try_extend(&mut self, mut data: &[u8]) -> postcard::Result<()> {
+        while !data.is_empty() {
+            if self.current.len() == PIECE {
+                let full = std::mem::replace(&mut self.current, Vec::new());
+                self.done.push(full);
+            }
+            if self.current.capacity() == 0 {
+                let want = if self.done.is_empty() { data.len().clamp(64, PIECE) } else { PIECE };
+                self.current
+                    .try_reserve_exact(want)
+                    .map_err(|_| postcard::Error::SerializeBufferFull)?;
+            }
+            let room = PIECE - self.current.len();
+            let n = room.min(data.len());
+            if self.current.len() + n > self.current.capacity() {
+                // The first piece started small: grow it towards PIECE.
+                let want = (self.current.len() + n).max(self.current.capacity() * 2).min(PIECE);
+                self.current
+                    .try_reserve_exact(want - self.current.len())
+                    .map_err(|_| postcard::Error::SerializeBufferFull)?;
+            }
+            self.current.extend_from_slice(&data[..n]);
+            data = &data[n..];
+        }
+        Ok(())
+    }
+
+    fn finalize(mut self) -> postcard::Result<Vec<Vec<u8>>> {
+        if !self.current.is_empty() {
+            self.done.push(self.current);
+        }
+        Ok(self.done)
+    }
+}
+
+/// Encodes `state` in the snapshot format (postcard) into pieces of at most
+/// [`PIECE`] bytes, in order: what [`SnapshotReader`] hands out.
+pub fn encode_state_in_pieces<S: Serialize + ?Sized>(state: &S) -> Result<Vec<Vec<u8>>, String> {
+    let flavor = Pieces { done: Vec::new(), current: Vec::new() };
+    postcard::serialize_with_flavor(state, flavor).map_err(|e| format!("cannot encode state: {e}"))
+}
+
 /// Hands out the bytes of the last snapshot in bounded chunks
-/// (`snapshot-read`), and frees them once all were read.
+/// (`snapshot-read`), and frees each piece once it was read. A piece that
+/// fits in the chunk asked for is handed out as it is, without a copy.
 #[derive(Debug, Default)]
 pub struct SnapshotReader {
-    bytes: Vec<u8>,
+    pieces: std::collections::VecDeque<Vec<u8>>,
+    /// Bytes of the front piece already read.
     pos: usize,
 }
 
@@ -42,36 +104,46 @@ impl SnapshotReader {
     /// A reader with nothing to read.
     pub const fn empty() -> Self {
         SnapshotReader {
-            bytes: Vec::new(),
+            pieces: std::collections::VecDeque::new(),
             pos: 0,
         }
     }
 
     /// A reader over `bytes`, replacing whatever was unread.
     pub fn new(bytes: Vec<u8>) -> Self {
-        SnapshotReader { bytes, pos: 0 }
+        Self::from_pieces(vec![bytes])
+    }
+
+    /// A reader over `pieces`, read in order.
+    pub fn from_pieces(pieces: Vec<Vec<u8>>) -> Self {
+        SnapshotReader {
+            pieces: pieces.into_iter().filter(|p| !p.is_empty()).collect(),
+            pos: 0,
+        }
     }
 
     /// Number of bytes not read yet.
     pub fn remaining(&self) -> usize {
-        self.bytes.len() - self.pos
+        self.pieces.iter().map(Vec::len).sum::<usize>() - self.pos
     }
 
     /// The next at most `max_len` bytes; empty once everything was read (or
-    /// when `max_len` is 0). The buffer is freed with the last chunk.
+    /// when `max_len` is 0).
     pub fn read(&mut self, max_len: usize) -> Vec<u8> {
-        let n = self.remaining().min(max_len);
-        if n == self.remaining() {
-            // Last chunk: hand it out and free the buffer.
-            let bytes = std::mem::take(&mut self.bytes);
-            let start = std::mem::replace(&mut self.pos, 0);
-            if start == 0 {
-                return bytes; // the whole snapshot in one piece: no copy
-            }
-            return bytes[start..].to_vec();
+        let Some(front) = self.pieces.front() else {
+            return Vec::new();
+        };
+        let left = front.len() - self.pos;
+        if self.pos == 0 && left <= max_len {
+            return self.pieces.pop_front().unwrap_or_default(); // whole piece: no copy
         }
-        let chunk = self.bytes[self.pos..self.pos + n].to_vec();
+        let n = left.min(max_len);
+        let chunk = front[self.pos..self.pos + n].to_vec();
         self.pos += n;
+        if self.pos == front.len() {
+            self.pieces.pop_front();
+            self.pos = 0;
+        }
         chunk
     }
 }
@@ -162,7 +234,7 @@ mod tests {
         assert_eq!(r.read(0), Vec::<u8>::new());
         assert_eq!(r.read(4), vec![4, 5, 6, 7]);
         assert_eq!(r.read(4), vec![8, 9]);
-        assert_eq!(r.bytes.capacity(), 0, "freed after the last chunk");
+        assert!(r.pieces.is_empty(), "freed after the last chunk");
         assert_eq!(r.read(4), Vec::<u8>::new());
 
         let mut r = SnapshotReader::new(data.clone());
@@ -211,6 +283,29 @@ mod tests {
         let (version, restored) = writer.finish().unwrap();
         assert_eq!((version, &restored), (1, &bytes));
         assert_eq!(decode_state::<Vec<(String, i64)>>(&restored).unwrap(), state);
+    }
+
+    #[test]
+    fn large_state_is_encoded_in_pieces_handed_out_whole() {
+        // About 3 pieces: the same bytes as a single-buffer encoding.
+        let state: Vec<u64> = (0..1_500_000u64).map(|i| i.wrapping_mul(0x9E37_79B9_7F4A_7C15)).collect();
+        let whole = encode_state(&state).unwrap();
+        let pieces = encode_state_in_pieces(&state).unwrap();
+        assert!(pieces.len() >= 2, "{} pieces", pieces.len());
+        assert!(pieces.iter().all(|p| p.len() <= PIECE));
+        assert_eq!(pieces.concat(), whole);
+        let lens: Vec<usize> = pieces.iter().map(Vec::len).collect();
+        let mut r = SnapshotReader::from_pieces(pieces);
+        assert_eq!(r.remaining(), whole.len());
+        // Read in host-sized chunks: each piece crosses whole.
+        let read: Vec<Vec<u8>> = std::iter::from_fn(|| Some(r.read(8 << 20)).filter(|c| !c.is_empty())).collect();
+        assert_eq!(read.iter().map(Vec::len).collect::<Vec<_>>(), lens);
+        assert_eq!(read.concat(), whole);
+        // Read in small chunks across piece boundaries.
+        let mut r = SnapshotReader::from_pieces(encode_state_in_pieces(&state).unwrap());
+        let read: Vec<Vec<u8>> = std::iter::from_fn(|| Some(r.read(1_000_003)).filter(|c| !c.is_empty())).collect();
+        assert_eq!(read.concat(), whole);
+        assert_eq!(encode_state_in_pieces(&()).unwrap(), Vec::<Vec<u8>>::new());
     }
 
     #[test]

@@ -63,7 +63,7 @@ pub async fn load(found: &Found, spec: &PipelineSpec, allow_non_restored: bool) 
             if actual != handle.sha256 || bytes.len() as u64 != handle.size {
                 return Err(CheckpointError::Corrupt { path: format!("{}/{path}", found.storage.url()), expected: handle.sha256.clone(), actual });
             }
-            snapshots.push(Snapshot { format: handle.format.clone(), version: handle.version, bytes: bytes.to_vec() });
+            snapshots.push(Snapshot::from_bytes(handle.format.clone(), handle.version, bytes));
         }
         state.operators.insert(op.id.clone(), snapshots);
     }

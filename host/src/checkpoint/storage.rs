@@ -187,6 +187,24 @@ impl Storage {
         Ok(())
     }
 
+    /// Writes an object given in pieces (atomically), without joining them first.
+    pub async fn put_pieces(&self, rel: &str, pieces: Vec<Bytes>) -> Result<(), StorageError> {
+        let path = self.full(rel);
+        let total: usize = pieces.iter().map(Bytes::len).sum();
+        if total <= MULTIPART_THRESHOLD {
+            let payload: PutPayload = pieces.into_iter().collect();
+            self.store.put(&path, payload).await.map_err(|e| self.backend("put", rel, e))?;
+            return Ok(());
+        }
+        let upload = self.store.put_multipart(&path).await.map_err(|e| self.backend("put", rel, e))?;
+        let mut writer = WriteMultipart::new_with_chunk_size(upload, 16 << 20);
+        for p in pieces {
+            writer.put(p);
+        }
+        writer.finish().await.map_err(|e| self.backend("put", rel, e))?;
+        Ok(())
+    }
+
     /// Reads a whole object.
     pub async fn get(&self, rel: &str) -> Result<Bytes, StorageError> {
         let r = self.store.get(&self.full(rel)).await.map_err(|e| self.backend("get", rel, e))?;

@@ -50,18 +50,24 @@ impl Uploader {
 
     async fn store(&self, id: u64, snapshot: Snapshot) -> Result<(StateHandle, u64), super::StorageError> {
         let started = Instant::now();
-        let size = snapshot.bytes.len() as u64;
-        let bytes = Bytes::from(snapshot.bytes);
-        let hashed = bytes.clone();
-        let sha256 = tokio::task::spawn_blocking(move || hex::encode(Sha256::digest(&hashed)))
-            .await
-            .unwrap_or_else(|_| String::from("hash-failed"));
+        let size = snapshot.len() as u64;
+        let pieces: Vec<Bytes> = snapshot.pieces;
+        let hashed = pieces.clone();
+        let sha256 = tokio::task::spawn_blocking(move || {
+            let mut h = Sha256::new();
+            for p in &hashed {
+                h.update(p);
+            }
+            hex::encode(h.finalize())
+        })
+        .await
+        .unwrap_or_else(|_| String::from("hash-failed"));
         self.pins.pin(id, &sha256).await;
         let path = layout::state_file(&self.pipeline, &sha256);
         let uploaded = if self.storage.exists(&path).await? {
             0
         } else {
-            self.storage.put(&path, bytes).await?;
+            self.storage.put_pieces(&path, pieces).await?;
             size
         };
         tracing::debug!(event = "uploaded", checkpoint = id, size, uploaded, ms = started.elapsed().as_millis() as u64, "state uploaded");

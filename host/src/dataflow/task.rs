@@ -164,7 +164,7 @@ pub fn run_operator(mut inst: OperatorInstance, mut inputs: InputSet, mut out: O
                 let t = Instant::now();
                 let snapshot = inst.snapshot()?;
                 stats.busy += t.elapsed();
-                tracing::debug!(event = "snapshotted", checkpoint = b.id, size = snapshot.bytes.len(), us = t.elapsed().as_micros() as u64);
+                tracing::debug!(event = "snapshotted", checkpoint = b.id, size = snapshot.len(), us = t.elapsed().as_micros() as u64);
                 out.broadcast(|| Message::Barrier(b))?;
                 uploader.upload(b.id, inst.operator(), inst.subtask(), snapshot);
             }

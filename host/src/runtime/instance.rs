@@ -10,15 +10,45 @@ use super::{Limits, RuntimeError};
 /// state crosses the boundary in bounded pieces, whatever its size.
 pub const STATE_CHUNK: u32 = 8 << 20;
 
-/// An operator's state as copied out of its instance.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// An operator's state as copied out of its instance: the pieces exactly as
+/// they crossed the boundary (no copy into one buffer), in order.
+#[derive(Clone, Debug, Default)]
 pub struct Snapshot {
     /// Encoding name, as the operator declared it.
     pub format: String,
     /// State schema version, as the operator declared it.
     pub version: u32,
-    /// The state bytes.
-    pub bytes: Vec<u8>,
+    /// The state bytes, in pieces of at most [`STATE_CHUNK`] bytes each.
+    pub pieces: Vec<bytes::Bytes>,
+}
+
+impl Snapshot {
+    /// A snapshot of `bytes` in one piece (as read back from storage).
+    pub fn from_bytes(format: String, version: u32, bytes: bytes::Bytes) -> Snapshot {
+        Snapshot { format, version, pieces: vec![bytes] }
+    }
+
+    /// Total bytes.
+    pub fn len(&self) -> usize {
+        self.pieces.iter().map(bytes::Bytes::len).sum()
+    }
+
+    /// Whether the state is empty (a stateless operator's).
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// All the bytes in one buffer (a copy; for tests and tools).
+    pub fn to_vec(&self) -> Vec<u8> {
+        self.pieces.concat()
+    }
+}
+
+impl PartialEq for Snapshot {
+    /// Equal format, version and bytes, however they are split into pieces.
+    fn eq(&self, other: &Snapshot) -> bool {
+        self.format == other.format && self.version == other.version && self.to_vec() == other.to_vec()
+    }
 }
 
 /// A live instance of an operator component, owned by one subtask.
@@ -115,28 +145,26 @@ impl OperatorInstance {
             ));
         }
         let size = usize::try_from(info.size).map_err(|_| self.broke_contract("snapshot", "state too large".into()))?;
-        let mut bytes = Vec::with_capacity(size);
+        let (mut pieces, mut total) = (Vec::new(), 0usize);
         loop {
             arm(&mut self.store, self.deadline, self.limits.fuel);
             let chunk = ops.call_snapshot_read(&mut self.store, STATE_CHUNK).map_err(|e| self.trap("snapshot-read", e))?;
             if chunk.is_empty() {
                 break;
             }
-            if chunk.len() > STATE_CHUNK as usize || bytes.len() + chunk.len() > size {
+            if chunk.len() > STATE_CHUNK as usize || total + chunk.len() > size {
                 return Err(self.broke_contract(
                     "snapshot-read",
                     format!("returned more bytes than asked for or than the {size} bytes `snapshot` announced"),
                 ));
             }
-            bytes.extend_from_slice(&chunk);
+            total += chunk.len();
+            pieces.push(bytes::Bytes::from(chunk));
         }
-        if bytes.len() != size {
-            return Err(self.broke_contract(
-                "snapshot-read",
-                format!("returned {} bytes but `snapshot` announced {size}", bytes.len()),
-            ));
+        if total != size {
+            return Err(self.broke_contract("snapshot-read", format!("returned {total} bytes but `snapshot` announced {size}")));
         }
-        Ok(Snapshot { format: info.format, version: info.version, bytes })
+        Ok(Snapshot { format: info.format, version: info.version, pieces })
     }
 
     /// Restores state through `restore`, `restore-write` and `restore-finish`.
@@ -145,12 +173,12 @@ impl OperatorInstance {
         let info = StateInfo {
             format: snapshot.format.clone(),
             version: snapshot.version,
-            size: snapshot.bytes.len() as u64,
+            size: snapshot.len() as u64,
         };
         arm(&mut self.store, self.deadline, self.limits.fuel);
         let r = ops.call_restore(&mut self.store, &info);
         r.map_err(|e| self.trap("restore", e))?.map_err(|m| self.guest("restore", m))?;
-        for chunk in snapshot.bytes.chunks(STATE_CHUNK as usize) {
+        for chunk in snapshot.pieces.iter().flat_map(|p| p.chunks(STATE_CHUNK as usize)) {
             arm(&mut self.store, self.deadline, self.limits.fuel);
             let r = ops.call_restore_write(&mut self.store, chunk);
             r.map_err(|e| self.trap("restore-write", e))?.map_err(|m| self.guest("restore-write", m))?;
