@@ -1,2 +1,198 @@
-//! Nexmark benchmark (being written).
-fn main() {}
+//! Benchmark: Nexmark on Cairn. Prints, as Markdown tables for BENCHMARKS.md:
+//!
+//! 1. the `nexmark` source alone: generating batches in a loop, and the
+//!    pipeline `nexmark -> blackhole`;
+//! 2. each query as the pipeline `nexmark -> query (wasm) -> blackhole`, with
+//!    no periodic checkpoints (only the final one), every 10 s, and every 1 s
+//!    (runs last a few seconds: a 10 s interval may not fire at all, so 1 s
+//!    shows what checkpoints cost); best of two interleaved runs each;
+//! 3. q0, q1 and q2 as wasm components vs the same queries in plain Rust,
+//!    called on the same source batches in this process (outputs checked
+//!    equal first).
+//!
+//! Run with `cargo bench -p cairn-tests --bench nexmark` (`just bench-nexmark`).
+//! `NEXMARK_SCALE=0.1` runs a tenth of the events (a quick look).
+
+use std::hint::black_box;
+use std::time::{Duration, Instant};
+
+use cairn_host::connectors::{NexmarkSource, Source};
+use cairn_host::dataflow::batch::Batch;
+use cairn_host::runtime::{Limits, Runtime};
+use cairn_host::spec::NexmarkSpec;
+use cairn_tests::operators;
+use nexmark_model::{BID_LEN, Bid, TAG_BID};
+
+/// The machine's cores: source, query and sink threads share them.
+const CORES: f64 = 2.0;
+
+/// (query, component, events at scale 1).
+const QUERIES: [(&str, &str, u64); 6] = [
+    ("q0", operators::NEXMARK_Q0, 20_000_000),
+    ("q1", operators::NEXMARK_Q1, 20_000_000),
+    ("q2", operators::NEXMARK_Q2, 20_000_000),
+    ("q5", operators::NEXMARK_Q5, 10_000_000),
+    ("q7", operators::NEXMARK_Q7, 20_000_000),
+    ("q17", operators::NEXMARK_Q17, 10_000_000),
+];
+
+/// Periodic checkpoint intervals compared (`None`: only the final checkpoint).
+const INTERVALS: [Option<&str>; 3] = [None, Some("10s"), Some("1s")];
+
+fn scaled(events: u64) -> u64 {
+    let scale: f64 = std::env::var("NEXMARK_SCALE").ok().and_then(|s| s.parse().ok()).unwrap_or(1.0);
+    ((events as f64 * scale) as u64).max(10_000)
+}
+
+fn source(count: u64) -> NexmarkSource {
+    let spec: NexmarkSpec = serde_json::from_value(serde_json::json!({ "id": "nx", "count": count })).unwrap();
+    NexmarkSource::new(&spec).unwrap()
+}
+
+/// One pipeline run: events/s, seconds, checkpoints completed.
+fn pipeline(name: &str, operator: Option<&str>, events: u64, interval: Option<&str>) -> (f64, f64, u64) {
+    let dir = tempfile::tempdir().unwrap();
+    let (ops, sink_input) = match operator {
+        Some(component) => (format!("operators:\n  - id: query\n    component: {component}\n    input: nx\n"), "query"),
+        None => (String::new(), "nx"),
+    };
+    let checkpoints = interval.map(|i| format!("checkpoints:\n  interval: {i}\n")).unwrap_or_default();
+    let yaml = format!(
+        "name: nexmark-{name}
+sources:
+  - id: nx
+    type: nexmark
+    count: {events}
+{ops}sinks:
+  - id: sink
+    type: blackhole
+    input: {sink_input}
+batch:
+  size: 1024
+channel-capacity: 16
+api:
+  enabled: false
+{checkpoints}"
+    );
+    let summary = cairn_tests::run_in_process(&cairn_tests::write_pipeline(dir.path(), &yaml)).unwrap();
+    let source = summary.nodes.iter().find(|n| n.id == "nx").unwrap();
+    assert_eq!(source.events_in, events);
+    let secs = summary.elapsed.as_secs_f64();
+    (events as f64 / secs, secs, summary.checkpoints.completed)
+}
+
+/// The native twins of the q0, q1 and q2 guests (binary format): same input
+/// batch, same output batch.
+fn native_q0(input: &Batch) -> Batch {
+    let mut out = Batch::with_capacity(input.len(), input.len() * BID_LEN);
+    for e in input.iter() {
+        if e.value.len() == BID_LEN && e.value[0] == TAG_BID {
+            out.push(e.key, e.value, e.timestamp);
+        }
+    }
+    out
+}
+
+fn native_q1(input: &Batch) -> Batch {
+    let mut out = Batch::with_capacity(input.len(), input.len() * BID_LEN);
+    for e in input.iter() {
+        if let Some(b) = Bid::decode(e.value) {
+            let converted = Bid { price: b.price * 908 / 1000, ..b };
+            out.push_with(e.key, e.timestamp, |v| converted.encode(v));
+        }
+    }
+    out
+}
+
+fn native_q2(input: &Batch) -> Batch {
+    let mut out = Batch::with_capacity(input.len() / 64, input.len() / 4);
+    for e in input.iter() {
+        if let Some(b) = Bid::decode(e.value)
+            && b.auction % 123 == 0
+        {
+            out.push_with(e.key, e.timestamp, |v| {
+                v.extend_from_slice(&b.auction.to_le_bytes());
+                v.extend_from_slice(&b.price.to_le_bytes());
+            });
+        }
+    }
+    out
+}
+
+/// Input events per second of `f` over `batches`, repeated for at least `min`.
+fn rate(batches: &[Batch], min: Duration, mut f: impl FnMut(&Batch) -> Batch) -> f64 {
+    let (mut events, start) = (0u64, Instant::now());
+    while start.elapsed() < min {
+        for b in batches {
+            black_box(f(b));
+            events += b.len() as u64;
+        }
+    }
+    events as f64 / start.elapsed().as_secs_f64()
+}
+
+fn main() {
+    // 1. The source alone.
+    let events = scaled(10_000_000);
+    let mut src = source(events);
+    let t = Instant::now();
+    let mut generated = 0u64;
+    while let Some(b) = src.next_batch(1024).unwrap() {
+        generated += black_box(b).len() as u64;
+    }
+    let alone = generated as f64 / t.elapsed().as_secs_f64();
+    let (piped, secs, _) = pipeline("source", None, events, None);
+    println!("## nexmark source alone ({events} events, batch 1024)\n");
+    println!("| what | events/s |\n| --- | ---: |");
+    println!("| generating batches in a loop (one thread) | {:.2} M |", alone / 1e6);
+    println!("| pipeline nexmark → blackhole ({secs:.2} s) | {:.2} M |\n", piped / 1e6);
+
+    // 2. The queries as pipelines, without and with periodic checkpoints.
+    println!("## queries: nexmark → query (wasm) → blackhole, best of 2 runs\n");
+    println!("| query | events | cores | checkpoints | time | events/s | events/s/core | checkpoints completed | cost vs none |");
+    println!("| --- | ---: | ---: | --- | ---: | ---: | ---: | ---: | ---: |");
+    for (name, component, n) in QUERIES {
+        let n = scaled(n);
+        let mut best = [(0.0f64, 0.0f64, 0u64); INTERVALS.len()];
+        for _ in 0..2 {
+            for (i, interval) in INTERVALS.iter().enumerate() {
+                let run = pipeline(name, Some(component), n, *interval);
+                if run.0 > best[i].0 {
+                    best[i] = run;
+                }
+            }
+        }
+        for (i, interval) in INTERVALS.iter().enumerate() {
+            let (rate, secs, completed) = best[i];
+            println!(
+                "| {name} | {:.0} M | {CORES} | {} | {secs:.2} s | {:.2} M | {:.2} M | {completed} | {} |",
+                n as f64 / 1e6,
+                interval.map_or("none (final only)".to_string(), |i| format!("every {i}")),
+                rate / 1e6,
+                rate / CORES / 1e6,
+                if i == 0 { "".to_string() } else { format!("{:+.1} %", (1.0 - rate / best[0].0) * 100.0) },
+            );
+        }
+    }
+
+    // 3. wasm vs native on the same batches.
+    let runtime = Runtime::new().unwrap();
+    let mut src = source(1024 * 256);
+    let batches: Vec<Batch> = std::iter::from_fn(|| src.next_batch(1024).unwrap()).collect();
+    println!("\n## wasm vs native, same source batches (1024 events), one thread\n");
+    println!("| query | wasm (events/s) | native (events/s) | wasm / native |\n| --- | ---: | ---: | ---: |");
+    let natives: [(&str, &str, fn(&Batch) -> Batch); 3] =
+        [("q0", operators::NEXMARK_Q0, native_q0), ("q1", operators::NEXMARK_Q1, native_q1), ("q2", operators::NEXMARK_Q2, native_q2)];
+    for (name, component, native) in natives {
+        let component = runtime.load(name, component.as_ref()).unwrap();
+        let mut instance = component.instantiate(0, Limits::default(), &Default::default()).unwrap();
+        instance.init("null").unwrap();
+        for b in &batches[..4] {
+            assert_eq!(instance.process(b).unwrap(), native(b), "{name}: wasm and native outputs differ");
+        }
+        let min = Duration::from_secs(2);
+        let wasm = rate(&batches, min, |b| instance.process(b).unwrap());
+        let native = rate(&batches, min, native);
+        println!("| {name} | {:.2} M | {:.2} M | {:.2} |", wasm / 1e6, native / 1e6, wasm / native);
+    }
+}

@@ -20,12 +20,16 @@
 //! dropped as late (a warning says how many). Runs keyed (`key-by: true`
 //! with the source's `key: id`) or not.
 //!
-//! State (version 1): keyed state, one aggregate per (day, auction), and the
-//! highest watermark seen.
+//! State (version 1): keyed state, one aggregate per key (day, auction) in a
+//! map ordered by day then auction, and the highest watermark seen. (The
+//! SDK's byte-keyed `KeyedState` ran this query at a fifth of the speed: a
+//! lookup compares byte strings through `memcmp` calls at every level of
+//! the tree, and needs two lookups to insert; integer keys compare inline.)
 
+use std::collections::BTreeMap;
 use std::io::Write;
 
-use cairn_guest::{Events, KeyedState, Operator, Output, export_operator, log};
+use cairn_guest::{Events, Operator, Output, export_operator, log};
 use nexmark_model::Bid;
 use serde::{Deserialize, Serialize};
 
@@ -45,22 +49,9 @@ struct Agg {
 
 #[derive(Default, Serialize, Deserialize)]
 struct State {
-    /// Key: day (i64 with the sign bit flipped, big-endian) then auction
-    /// (big-endian): ordered by day, then auction.
-    aggs: KeyedState<Agg>,
+    /// (day since 1970-01-01, auction) -> aggregate: ordered by day, then auction.
+    aggs: BTreeMap<(i64, u64), Agg>,
     watermark: Option<i64>,
-}
-
-fn state_key(day: i64, auction: u64) -> [u8; 16] {
-    let mut k = [0u8; 16];
-    k[..8].copy_from_slice(&((day as u64) ^ (1 << 63)).to_be_bytes());
-    k[8..].copy_from_slice(&auction.to_be_bytes());
-    k
-}
-
-fn parse_key(k: &[u8]) -> (i64, u64) {
-    let word = |b: &[u8]| u64::from_be_bytes(b.try_into().expect("8 bytes"));
-    ((word(&k[..8]) ^ (1 << 63)) as i64, word(&k[8..16]))
 }
 
 /// `yyyy-mm-dd` of a day number since 1970-01-01 (proleptic Gregorian).
@@ -97,7 +88,7 @@ impl Operator for Q17 {
                 self.late += 1;
                 continue;
             }
-            let agg = state.aggs.get_or_default(&state_key(day, bid.auction));
+            let agg = state.aggs.entry((day, bid.auction)).or_default();
             let p = bid.price;
             if agg.total == 0 {
                 (agg.min, agg.max) = (p, p);
@@ -120,13 +111,13 @@ impl Operator for Q17 {
         let wm = state.watermark.map_or(ts, |w| w.max(ts));
         state.watermark = Some(wm);
         // Closed days come first in key order: stop at the first open one.
-        let mut closed = 0;
-        for (k, a) in state.aggs.iter() {
-            let (day, auction) = parse_key(k);
+        while let Some(entry) = state.aggs.first_entry() {
+            let (day, auction) = *entry.key();
             let last = day.saturating_add(1).saturating_mul(DAY_MS).saturating_sub(1);
             if last > wm {
                 break;
             }
+            let a = entry.remove();
             let (y, m, d) = date(day);
             out.emit_with(None, last, |buf| {
                 write!(
@@ -142,14 +133,6 @@ impl Operator for Q17 {
                     a.sum
                 )
                 .expect("write to a Vec")
-            });
-            closed += 1;
-        }
-        if closed > 0 {
-            let mut n = 0;
-            state.aggs.retain(|_, _| {
-                n += 1;
-                n > closed
             });
         }
         if self.late > 0 {
