@@ -257,12 +257,7 @@ impl Coordinator {
         loop {
             if in_flight.is_none() {
                 if final_done || self.ctl.is_stopped() {
-                    for r in queued.drain(..) {
-                        self.set_trigger(&r.trigger_id, |t| {
-                            t.status = TriggerState::Failed;
-                            t.reason = Some("the job is ending: no more snapshots".into());
-                        });
-                    }
+                    self.fail_queued(&mut queued, "the job is ending: no more snapshots");
                 } else {
                     let all_exhausted = exhausted.len() == self.parts.sources.len();
                     let now = Instant::now();
@@ -294,12 +289,7 @@ impl Coordinator {
                     if let Some(f) = in_flight.take() {
                         self.abort(f, "the job ended".into()).await;
                     }
-                    for r in queued.drain(..) {
-                        self.set_trigger(&r.trigger_id, |t| {
-                            t.status = TriggerState::Failed;
-                            t.reason = Some("the job ended".into());
-                        });
-                    }
+                    self.fail_queued(&mut queued, "the job ended");
                     return Ok(());
                 }
                 Some(Event::SourceExhausted(id)) => {
@@ -364,6 +354,7 @@ impl Coordinator {
             // The run's last snapshot failed: the sources have ended, so the job fails
             // (and restarts from its last checkpoint if its restart strategy allows).
             if last {
+                self.fail_queued(&mut queued, "the job's last snapshot failed");
                 self.ctl.abort();
                 return Err(CheckpointError::TooManyFailures { id, reason, failures: 1, tolerable: 0 });
             }
@@ -372,6 +363,7 @@ impl Coordinator {
             }
             failures += 1;
             if failures > self.cfg.tolerable_failures {
+                self.fail_queued(&mut queued, "the job failed: too many checkpoints failed");
                 self.ctl.abort();
                 return Err(CheckpointError::TooManyFailures { id, reason, failures, tolerable: self.cfg.tolerable_failures });
             }
@@ -381,6 +373,15 @@ impl Coordinator {
     fn next_periodic(&self, f: &InFlight) -> Option<Instant> {
         let i = self.cfg.interval?;
         Some((f.started + i).max(Instant::now() + self.cfg.min_pause))
+    }
+
+    fn fail_queued(&self, queued: &mut VecDeque<Request>, reason: &str) {
+        for r in queued.drain(..) {
+            self.set_trigger(&r.trigger_id, |t| {
+                t.status = TriggerState::Failed;
+                t.reason = Some(reason.to_string());
+            });
+        }
     }
 
     fn set_trigger(&self, trigger_id: &str, update: impl FnOnce(&mut TriggerStatus)) {
