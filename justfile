@@ -38,3 +38,11 @@ guests-js:
 # The counter in Rust, C, Python and JavaScript: events/s, and host start time with and without the compile cache.
 bench-languages:
     cargo build --release -p cairn-host -p cairn-guestc && cargo bench -p cairn-tests --bench languages
+
+# Nexmark q0 q1 q2 q5 q7 q17: the source alone, each query with and without checkpoints, wasm vs native (BENCHMARKS.md).
+bench-nexmark:
+    cargo bench -p cairn-tests --bench nexmark
+
+# Run one Nexmark query (q0 q1 q2 q5 q7 q17) over 1 M events into examples/nexmark/out/<query>.txt.
+nexmark query:
+    cargo build --release -p cairn-host -p cairn-operators && target/release/host run examples/nexmark/{{query}}.yaml

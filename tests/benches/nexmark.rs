@@ -11,7 +11,9 @@
 //!    equal first).
 //!
 //! Run with `cargo bench -p cairn-tests --bench nexmark` (`just bench-nexmark`).
-//! `NEXMARK_SCALE=0.1` runs a tenth of the events (a quick look).
+//! `NEXMARK_SCALE=0.1` runs a tenth of the events (a quick look);
+//! `NEXMARK_PARTS=native` (any of `source,queries,native`) runs only those parts
+//! (`native` alone is what a profiler such as callgrind should look at).
 
 use std::hint::black_box;
 use std::time::{Duration, Instant};
@@ -131,8 +133,24 @@ fn rate(batches: &[Batch], min: Duration, mut f: impl FnMut(&Batch) -> Batch) ->
     events as f64 / start.elapsed().as_secs_f64()
 }
 
+fn part(name: &str) -> bool {
+    std::env::var("NEXMARK_PARTS").map_or(true, |parts| parts.split(',').any(|p| p.trim() == name))
+}
+
 fn main() {
-    // 1. The source alone.
+    if part("source") {
+        source_alone();
+    }
+    if part("queries") {
+        queries();
+    }
+    if part("native") {
+        wasm_vs_native();
+    }
+}
+
+/// 1. The source alone.
+fn source_alone() {
     let events = scaled(10_000_000);
     let mut src = source(events);
     let t = Instant::now();
@@ -147,7 +165,10 @@ fn main() {
     println!("| generating batches in a loop (one thread) | {:.2} M |", alone / 1e6);
     println!("| pipeline nexmark → blackhole ({secs:.2} s) | {:.2} M |\n", piped / 1e6);
 
-    // 2. The queries as pipelines, without and with periodic checkpoints.
+}
+
+/// 2. The queries as pipelines, without and with periodic checkpoints.
+fn queries() {
     println!("## queries: nexmark → query (wasm) → blackhole, best of 2 runs\n");
     println!("| query | events | cores | checkpoints | time | events/s | events/s/core | checkpoints completed | cost vs none |");
     println!("| --- | ---: | ---: | --- | ---: | ---: | ---: | ---: | ---: |");
@@ -175,7 +196,10 @@ fn main() {
         }
     }
 
-    // 3. wasm vs native on the same batches.
+}
+
+/// 3. wasm vs native on the same batches.
+fn wasm_vs_native() {
     let runtime = Runtime::new().unwrap();
     let mut src = source(1024 * 256);
     let batches: Vec<Batch> = std::iter::from_fn(|| src.next_batch(1024).unwrap()).collect();
@@ -190,7 +214,7 @@ fn main() {
         for b in &batches[..4] {
             assert_eq!(instance.process(b).unwrap(), native(b), "{name}: wasm and native outputs differ");
         }
-        let min = Duration::from_secs(2);
+        let min = Duration::from_secs_f64(std::env::var("NEXMARK_MIN_SECS").ok().and_then(|s| s.parse().ok()).unwrap_or(2.0));
         let wasm = rate(&batches, min, |b| instance.process(b).unwrap());
         let native = rate(&batches, min, native);
         println!("| {name} | {:.2} M | {:.2} M | {:.2} |", wasm / 1e6, native / 1e6, wasm / native);
