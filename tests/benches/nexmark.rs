@@ -83,6 +83,9 @@ api:
     (events as f64 / secs, secs, summary.checkpoints.completed)
 }
 
+/// A query in plain Rust over a host batch.
+type Native = fn(&Batch) -> Batch;
+
 /// The native twins of the q0, q1 and q2 guests (binary format): same input
 /// batch, same output batch.
 fn native_q0(input: &Batch) -> Batch {
@@ -205,7 +208,7 @@ fn wasm_vs_native() {
     let batches: Vec<Batch> = std::iter::from_fn(|| src.next_batch(1024).unwrap()).collect();
     println!("\n## wasm vs native, same source batches (1024 events), one thread\n");
     println!("| query | wasm (events/s) | native (events/s) | wasm / native |\n| --- | ---: | ---: | ---: |");
-    let natives: [(&str, &str, fn(&Batch) -> Batch); 3] =
+    let natives: [(&str, &str, Native); 3] =
         [("q0", operators::NEXMARK_Q0, native_q0), ("q1", operators::NEXMARK_Q1, native_q1), ("q2", operators::NEXMARK_Q2, native_q2)];
     for (name, component, native) in natives {
         let component = runtime.load(name, component.as_ref()).unwrap();
