@@ -144,6 +144,11 @@ impl Runtime {
         config.cranelift_opt_level(wasmtime::OptLevel::Speed);
         // Call timeouts by epoch interruption (cheap on the hot path, unlike fuel).
         config.epoch_interruption(true);
+        // `CAIRN_PROFILER=perfmap`: write /tmp/perf-<pid>.map so that `perf`
+        // names the guests' compiled functions.
+        if std::env::var("CAIRN_PROFILER").is_ok_and(|p| p == "perfmap") {
+            config.profiler(wasmtime::ProfilingStrategy::PerfMap);
+        }
         let engine = Engine::new(&config).map_err(|e| anyhow::anyhow!("cannot create the wasmtime engine: {e}"))?;
         let weak = engine.weak();
         std::thread::Builder::new()
