@@ -82,19 +82,29 @@ channel-capacity: 16
 }
 
 fn main() {
-    let runtime = Runtime::new().unwrap();
-    let component = runtime.load("map", cairn_tests::operators::MAP.as_ref()).unwrap();
-    let mut instance = component.instantiate(0, Limits::default(), &Default::default()).unwrap();
-    instance.init(r#"{"op": "uppercase"}"#).unwrap();
+    let instance = |epochs: bool| {
+        let runtime = Runtime::with_options(false, epochs).unwrap();
+        let component = runtime.load("map", cairn_tests::operators::MAP.as_ref()).unwrap();
+        let limits = if epochs { Limits::default() } else { Limits { call_timeout: None, ..Limits::default() } };
+        let mut instance = component.instantiate(0, limits, &Default::default()).unwrap();
+        instance.init(r#"{"op": "uppercase"}"#).unwrap();
+        instance
+    };
+    // With call timeouts (the default: epoch interruption) and without (`call-timeout: none`).
+    let (mut instance, mut trusted) = (instance(true), instance(false));
 
-    println!("| batch | wasm map (events/s) | native map (events/s) | wasm / native | pipeline generator → wasm map → blackhole (events/s) |");
-    println!("| ---: | ---: | ---: | ---: | ---: |");
+    println!(
+        "| batch | wasm map (events/s) | wasm map, `call-timeout: none` | native map (events/s) | wasm / native | without timeouts / native | pipeline generator → wasm map → blackhole (events/s) |"
+    );
+    println!("| ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
     for size in BATCH_SIZES {
         let input = batches(size, 64 * 1024.max(size));
         // Same output either way: the benchmark compares like with like.
         assert_eq!(instance.process(&input[0]).unwrap(), native_uppercase(&input[0]));
         let min = Duration::from_secs(2);
+        assert_eq!(trusted.process(&input[0]).unwrap(), native_uppercase(&input[0]));
         let wasm = rate(&input, min, |b| instance.process(b).unwrap());
+        let untimed = rate(&input, min, |b| trusted.process(b).unwrap());
         let native = rate(&input, min, native_uppercase);
         let events = match size {
             1 => 300_000,
@@ -103,10 +113,12 @@ fn main() {
         };
         let pipeline = pipeline_rate(size, events);
         println!(
-            "| {size} | {:.2} M | {:.2} M | {:.2} | {:.2} M |",
+            "| {size} | {:.2} M | {:.2} M | {:.2} M | {:.2} | {:.2} | {:.2} M |",
             wasm / 1e6,
+            untimed / 1e6,
             native / 1e6,
             wasm / native,
+            untimed / native,
             pipeline / 1e6
         );
     }

@@ -201,25 +201,39 @@ fn queries() {
 
 }
 
-/// 3. wasm vs native on the same batches.
+/// 3. wasm vs native on the same batches; wasm with call timeouts (the
+/// default: epoch interruption) and without (`limits.call-timeout: none`).
 fn wasm_vs_native() {
-    let runtime = Runtime::new().unwrap();
+    let timed = Runtime::new().unwrap();
+    let untimed = Runtime::with_options(false, false).unwrap();
     let mut src = source(1024 * 256);
     let batches: Vec<Batch> = std::iter::from_fn(|| src.next_batch(1024).unwrap()).collect();
     println!("\n## wasm vs native, same source batches (1024 events), one thread\n");
-    println!("| query | wasm (events/s) | native (events/s) | wasm / native |\n| --- | ---: | ---: | ---: |");
+    println!(
+        "| query | wasm (events/s) | wasm, `call-timeout: none` | native (events/s) | wasm / native | without timeouts / native |\n| --- | ---: | ---: | ---: | ---: | ---: |"
+    );
     let natives: [(&str, &str, Native); 3] =
         [("q0", operators::NEXMARK_Q0, native_q0), ("q1", operators::NEXMARK_Q1, native_q1), ("q2", operators::NEXMARK_Q2, native_q2)];
+    let min = Duration::from_secs_f64(std::env::var("NEXMARK_MIN_SECS").ok().and_then(|s| s.parse().ok()).unwrap_or(2.0));
     for (name, component, native) in natives {
-        let component = runtime.load(name, component.as_ref()).unwrap();
-        let mut instance = component.instantiate(0, Limits::default(), &Default::default()).unwrap();
-        instance.init("null").unwrap();
-        for b in &batches[..4] {
-            assert_eq!(instance.process(b).unwrap(), native(b), "{name}: wasm and native outputs differ");
+        let mut rates = Vec::new();
+        for (runtime, limits) in [(&timed, Limits::default()), (&untimed, Limits { call_timeout: None, ..Limits::default() })] {
+            let component = runtime.load(name, component.as_ref()).unwrap();
+            let mut instance = component.instantiate(0, limits, &Default::default()).unwrap();
+            instance.init("null").unwrap();
+            for b in &batches[..4] {
+                assert_eq!(instance.process(b).unwrap(), native(b), "{name}: wasm and native outputs differ");
+            }
+            rates.push(rate(&batches, min, |b| instance.process(b).unwrap()));
         }
-        let min = Duration::from_secs_f64(std::env::var("NEXMARK_MIN_SECS").ok().and_then(|s| s.parse().ok()).unwrap_or(2.0));
-        let wasm = rate(&batches, min, |b| instance.process(b).unwrap());
         let native = rate(&batches, min, native);
-        println!("| {name} | {:.2} M | {:.2} M | {:.2} |", wasm / 1e6, native / 1e6, wasm / native);
+        println!(
+            "| {name} | {:.2} M | {:.2} M | {:.2} M | {:.2} | {:.2} |",
+            rates[0] / 1e6,
+            rates[1] / 1e6,
+            native / 1e6,
+            rates[0] / native,
+            rates[1] / native
+        );
     }
 }

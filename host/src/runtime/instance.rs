@@ -60,8 +60,9 @@ pub struct OperatorInstance {
 }
 
 impl OperatorInstance {
-    pub(super) fn new(store: Store<StoreData>, world: OperatorWorld, limits: Limits) -> Self {
-        let deadline = super::ticks(limits.call_timeout);
+    /// `epochs`: whether the engine interrupts by epoch (else no deadline is armed).
+    pub(super) fn new(store: Store<StoreData>, world: OperatorWorld, limits: Limits, epochs: bool) -> Self {
+        let deadline = if epochs { super::ticks(limits.call_timeout) } else { 0 };
         OperatorInstance { store, world, limits, deadline }
     }
 
@@ -87,7 +88,7 @@ impl OperatorInstance {
                 format!("ran out of fuel ({} per call, limits.fuel)", self.limits.fuel.unwrap_or_default())
             }
             Some(wasmtime::Trap::Interrupt) => {
-                format!("ran longer than its call timeout of {:?} (limits.call-timeout)", self.limits.call_timeout)
+                format!("ran longer than its call timeout of {:?} (limits.call-timeout)", self.limits.call_timeout.unwrap_or_default())
             }
             _ if format!("{e:?}").contains("growing memory") => format!(
                 "tried to grow its memory beyond the limit of {} bytes (limits.memory): {}",
@@ -189,10 +190,12 @@ impl OperatorInstance {
     }
 }
 
-/// Sets the epoch deadline (and the fuel, when fuel is on) for the next call.
+/// Sets the epoch deadline (0: no epochs) (and the fuel, when fuel is on) for the next call.
 #[inline]
 fn arm(store: &mut Store<StoreData>, deadline: u64, fuel: Option<u64>) {
-    store.set_epoch_deadline(deadline);
+    if deadline != 0 {
+        store.set_epoch_deadline(deadline);
+    }
     if let Some(f) = fuel {
         let _ = store.set_fuel(f);
     }

@@ -90,8 +90,8 @@ pub const EPOCH_TICK: std::time::Duration = std::time::Duration::from_millis(10)
 pub struct Limits {
     /// Linear memory, bytes.
     pub memory: usize,
-    /// Wall time per call.
-    pub call_timeout: std::time::Duration,
+    /// Wall time per call; `None`: no limit.
+    pub call_timeout: Option<std::time::Duration>,
     /// Largest snapshot, bytes.
     pub max_snapshot: u64,
     /// Fuel per call (needs a runtime made with fuel).
@@ -122,6 +122,7 @@ pub struct Runtime {
     engine: Engine,
     linker: Arc<Linker<StoreData>>,
     cache: CompileCache,
+    epochs: bool,
 }
 
 impl Runtime {
@@ -131,19 +132,27 @@ impl Runtime {
         Self::with_fuel(false)
     }
 
-    /// The runtime `pipeline` needs: with fuel accounting only if an operator asks for fuel.
+    /// The runtime `pipeline` needs: with fuel accounting only if an operator
+    /// asks for fuel, and with epoch interruption unless no operator has a call timeout.
     pub fn for_pipeline(pipeline: &crate::spec::Pipeline) -> anyhow::Result<Runtime> {
-        Self::with_fuel(pipeline.spec.operators.iter().any(|o| o.limits.fuel.is_some()))
+        let ops = &pipeline.spec.operators;
+        Self::with_options(ops.iter().any(|o| o.limits.fuel.is_some()), ops.iter().any(|o| o.limits.call_timeout.0.is_some()))
     }
 
     /// A runtime, with fuel accounting when `fuel` (slower; for deterministic limits).
     pub fn with_fuel(fuel: bool) -> anyhow::Result<Runtime> {
+        Self::with_options(fuel, true)
+    }
+
+    /// A runtime with fuel accounting when `fuel`, and call timeouts (epoch
+    /// interruption: every loop back-edge of guest code checks the epoch) when `epochs`.
+    pub fn with_options(fuel: bool, epochs: bool) -> anyhow::Result<Runtime> {
         let mut config = Config::new();
         config.consume_fuel(fuel);
         config.wasm_component_model(true);
         config.cranelift_opt_level(wasmtime::OptLevel::Speed);
         // Call timeouts by epoch interruption (cheap on the hot path, unlike fuel).
-        config.epoch_interruption(true);
+        config.epoch_interruption(epochs);
         // `CAIRN_PROFILER=perfmap`: write /tmp/perf-<pid>.map so that `perf`
         // names the guests' compiled functions.
         if std::env::var("CAIRN_PROFILER").is_ok_and(|p| p == "perfmap") {
@@ -165,7 +174,7 @@ impl Runtime {
         wasmtime_wasi::p2::add_to_linker_sync(&mut linker).map_err(|e| anyhow::anyhow!("cannot link WASI: {e}"))?;
         OperatorWorld::add_to_linker::<_, wasmtime::component::HasSelf<_>>(&mut linker, |s| s)
             .map_err(|e| anyhow::anyhow!("cannot link the log import: {e}"))?;
-        Ok(Runtime { engine, linker: Arc::new(linker), cache: CompileCache::from_env() })
+        Ok(Runtime { engine, linker: Arc::new(linker), cache: CompileCache::from_env(), epochs })
     }
 
     /// This runtime with compiled components cached in `cache` instead.
@@ -218,7 +227,7 @@ impl Runtime {
         };
         let pre = self.linker.instantiate_pre(&component).map_err(|e| incompatible(format!("{e}")))?;
         let pre = OperatorWorldPre::new(pre).map_err(|e| incompatible(format!("{e:?}")))?;
-        Ok(OperatorComponent { operator: operator.into(), path: path.into(), digest, pre: Arc::new(pre) })
+        Ok(OperatorComponent { operator: operator.into(), path: path.into(), digest, pre: Arc::new(pre), epochs: self.epochs })
     }
 }
 
@@ -229,6 +238,8 @@ pub struct OperatorComponent {
     path: PathBuf,
     digest: String,
     pre: Arc<OperatorWorldPre<StoreData>>,
+    /// Whether the engine interrupts by epoch (call timeouts).
+    epochs: bool,
 }
 
 impl OperatorComponent {
@@ -254,8 +265,18 @@ impl OperatorComponent {
         })?;
         let mut store = Store::new(self.pre.engine(), data);
         store.limiter(|d| &mut d.limits);
-        store.epoch_deadline_trap();
-        store.set_epoch_deadline(ticks(limits.call_timeout));
+        if !self.epochs && limits.call_timeout.is_some() {
+            return Err(RuntimeError::Trap {
+                operator: self.operator.to_string(),
+                subtask,
+                call: "instantiate",
+                message: "`limits.call-timeout` needs a runtime with epoch interruption".into(),
+            });
+        }
+        if self.epochs {
+            store.epoch_deadline_trap();
+            store.set_epoch_deadline(ticks(limits.call_timeout));
+        }
         if let Some(fuel) = limits.fuel {
             store.set_fuel(fuel).map_err(|e| RuntimeError::Trap {
                 operator: self.operator.to_string(),
@@ -270,11 +291,14 @@ impl OperatorComponent {
             call: "instantiate",
             message: format!("{e:?}"),
         })?;
-        Ok(OperatorInstance::new(store, world, limits))
+        Ok(OperatorInstance::new(store, world, limits, self.epochs))
     }
 }
 
 /// Epoch ticks in `d` (at least one).
-pub(crate) fn ticks(d: std::time::Duration) -> u64 {
-    (d.as_millis() / EPOCH_TICK.as_millis()).max(1) as u64 + 1
+pub(crate) fn ticks(d: Option<std::time::Duration>) -> u64 {
+    match d {
+        Some(d) => (d.as_millis() / EPOCH_TICK.as_millis()).max(1) as u64 + 1,
+        None => u64::MAX / 4, // never, in practice (and no overflow when added to the epoch)
+    }
 }

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-pub use units::{ByteSize, HumanDuration};
+pub use units::{ByteSize, HumanDuration, Timeout};
 pub use validate::Topology;
 
 /// Errors in a pipeline file. Each names the file, and where it can the field and line.
@@ -617,8 +617,12 @@ pub struct LimitsSpec {
     #[serde(default = "default_memory")]
     pub memory: ByteSize,
     /// Wall time one call (a batch, a watermark, a snapshot piece) may take.
+    /// `none`: no limit — for trusted operators only: a runaway call then
+    /// hangs its task. When no operator of a pipeline has a timeout, the engine
+    /// runs without epoch interruption, which makes guest code faster (see
+    /// BENCHMARKS.md).
     #[serde(default = "default_call_timeout")]
-    pub call_timeout: HumanDuration,
+    pub call_timeout: Timeout,
     /// Largest state a snapshot may announce.
     #[serde(default = "default_max_snapshot")]
     pub max_snapshot: ByteSize,
@@ -631,8 +635,8 @@ pub struct LimitsSpec {
 fn default_memory() -> ByteSize {
     ByteSize(1 << 30)
 }
-fn default_call_timeout() -> HumanDuration {
-    HumanDuration(std::time::Duration::from_secs(30))
+fn default_call_timeout() -> Timeout {
+    Timeout(Some(std::time::Duration::from_secs(30)))
 }
 fn default_max_snapshot() -> ByteSize {
     ByteSize(1 << 30)

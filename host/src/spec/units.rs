@@ -31,6 +31,31 @@ impl fmt::Display for HumanDuration {
     }
 }
 
+/// A call timeout: a duration like [`HumanDuration`], or `none` for no limit.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub struct Timeout(pub Option<Duration>);
+
+impl<'de> Deserialize<'de> for Timeout {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(d)?;
+        if text.trim() == "none" {
+            return Ok(Timeout(None));
+        }
+        humantime::parse_duration(text.trim())
+            .map(|t| Timeout(Some(t)))
+            .map_err(|e| de::Error::custom(format!("invalid timeout `{text}` ({e}); write it like `500ms` or `30s`, or `none`")))
+    }
+}
+
+impl Serialize for Timeout {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self.0 {
+            Some(t) => s.serialize_str(&humantime::format_duration(t).to_string()),
+            None => s.serialize_str("none"),
+        }
+    }
+}
+
 /// A size in bytes written as `512`, `64KiB`, `64MiB`, `1GB`, …
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
 pub struct ByteSize(pub u64);

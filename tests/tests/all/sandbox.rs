@@ -179,3 +179,52 @@ fn fuel_gives_a_deterministic_limit() {
     let err = run_hostile(operators::FAULTY, "{ fail-in: process, how: endless-loop }", "{ fuel: 5000000, call-timeout: 1h }");
     assert!(err.contains("operator `bad` subtask 0") && err.contains("ran out of fuel (5000000 per call"), "{err}");
 }
+
+#[test]
+fn call_timeout_none_runs_trusted_operators_without_epochs_and_others_keep_their_limit() {
+    // Every operator trusted: the engine runs without epoch interruption, same output.
+    let times = 3;
+    let expected = crate::checkpoints::reference_output(times);
+    let dir = crate::checkpoints::job_dir(times);
+    let trusted = "    limits: { call-timeout: none }\n";
+    let yaml = crate::checkpoints::counting_pipeline("trusted", "storage", "1s", 0, "")
+        .replace("    input: lines\n", &format!("    input: lines\n{trusted}"))
+        .replace("    input: tokenize\n", &format!("    input: tokenize\n{trusted}"));
+    run_in_process(&write_pipeline(dir.path(), &yaml)).unwrap();
+    assert_eq!(cairn_tests::sorted_lines(&dir.path().join("out/counts.txt")), expected);
+
+    // One trusted operator does not lift the limit of the others.
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("in.txt"), "line\n").unwrap();
+    let yaml = format!(
+        "name: mixed
+sources:
+  - id: lines
+    type: file
+    path: in.txt
+operators:
+  - id: trusted
+    component: {map}
+    input: lines
+    limits: {{ call-timeout: none }}
+  - id: bad
+    component: {faulty}
+    input: trusted
+    config: {{ fail-in: process, how: endless-loop }}
+    limits: {{ call-timeout: 300ms }}
+sinks:
+  - id: out
+    type: file
+    input: bad
+    path: out.txt
+",
+        map = operators::MAP,
+        faulty = operators::FAULTY
+    );
+    let err = format!("{:#}", run_in_process(&write_pipeline(dir.path(), &yaml)).unwrap_err());
+    assert!(err.contains("operator `bad` subtask 0") && err.contains("call timeout of 300ms"), "{err}");
+
+    let yaml = yaml.replace("call-timeout: none", "call-timeout: forever");
+    let err = format!("{:#}", run_in_process(&write_pipeline(dir.path(), &yaml)).unwrap_err());
+    assert!(err.contains("invalid timeout `forever`") && err.contains("`none`"), "{err}");
+}
