@@ -40,8 +40,8 @@ pub enum StorageError {
         op: &'static str,
         /// The object path, relative to the root.
         path: String,
-        /// object_store's error.
-        source: object_store::Error,
+        /// object_store's error (boxed: it is large, and errors travel far).
+        source: Box<object_store::Error>,
     },
     /// The object does not exist.
     #[error("storage `{url}`: `{path}` does not exist")]
@@ -159,7 +159,7 @@ impl Storage {
     fn backend(&self, op: &'static str, path: &str, source: object_store::Error) -> StorageError {
         match source {
             object_store::Error::NotFound { .. } => StorageError::NotFound { url: self.url.clone(), path: path.into() },
-            source => StorageError::Backend { url: self.url.clone(), op, path: path.into(), source },
+            source => StorageError::Backend { url: self.url.clone(), op, path: path.into(), source: Box::new(source) },
         }
     }
 
