@@ -156,7 +156,10 @@ impl JobControl {
     /// `Some(drain)`). Returns the trigger id to poll in [`CheckpointStats::triggers`].
     pub fn request(&self, kind: Kind, stop: Option<bool>) -> Result<String, String> {
         let guard = self.shared.coordinator.lock().expect("coordinator");
-        let Some(inbox) = guard.as_ref().filter(|_| !self.is_stopped()) else {
+        if self.is_stopped() {
+            return Err("the job is being cancelled".into());
+        }
+        let Some(inbox) = guard.as_ref() else {
             return Err(format!("the job is not running (it is {:?})", self.status()).to_lowercase());
         };
         let n = self.shared.next_trigger.fetch_add(1, Ordering::SeqCst) + 1;
