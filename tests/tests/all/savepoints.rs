@@ -194,7 +194,7 @@ fn periodic_ids(p: &Path) -> (Vec<(u64, String)>, Vec<String>) {
 
 #[test]
 fn periodic_savepoints_are_pruned_by_their_own_retention_and_dispose_removes_only_its_savepoint() {
-    let dir = job_dir(50);
+    let dir = job_dir(100);
     let extra = format!("  on-finish: keep\nsavepoints:\n  interval: 150ms\n  retain: 2\n{API}");
     let p = write_pipeline(dir.path(), &counting_pipeline("periodic", "storage", "100ms", 800, &extra));
     let mut job = RunningJob::start(&p, &[], &dir.path().join("run-1.log"));
@@ -268,6 +268,8 @@ sinks:
     type: file
     input: sums
     path: sums.txt
+checkpoints:
+  interval: 100ms
 {API}",
         window = operators::WINDOW
     );
@@ -279,8 +281,8 @@ sinks:
 fn stop_drain_flushes_windows_and_stop_without_drain_resumes_them() {
     // Without --drain the window stays open in the savepoint, and a restore finishes it.
     let (dir, p) = window_job("nodrain");
-    let job = RunningJob::start(&p, &[], &dir.path().join("run-1.log"));
-    std::thread::sleep(Duration::from_millis(700));
+    let mut job = RunningJob::start(&p, &[], &dir.path().join("run-1.log"));
+    job.wait_for("checkpoint completed");
     let path = job.verb(&["stop", "--savepoint"]);
     assert!(job.wait().0);
     let sums = dir.path().join("sums.txt");
@@ -292,8 +294,8 @@ fn stop_drain_flushes_windows_and_stop_without_drain_resumes_them() {
 
     // With --drain the final watermark closes the window before the savepoint.
     let (dir, p) = window_job("drain");
-    let job = RunningJob::start(&p, &[], &dir.path().join("run-1.log"));
-    std::thread::sleep(Duration::from_millis(700));
+    let mut job = RunningJob::start(&p, &[], &dir.path().join("run-1.log"));
+    job.wait_for("checkpoint completed");
     let path = job.verb(&["stop", "--savepoint", "--drain"]);
     assert!(job.wait().0);
     let read = metadata(&local(&path))["sources"]["events"]["line"].as_u64().unwrap();
