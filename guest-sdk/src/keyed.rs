@@ -1,27 +1,46 @@
 //! [`KeyedState`]: per-key values, the usual shape of an operator's state.
 
-use std::collections::BTreeMap;
+use std::collections::HashMap;
 
-use serde::{Deserialize, Serialize};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+/// The hasher: fast, and fixed (no random seed) so that runs are repeatable.
+type Hasher = foldhash::fast::FixedState;
 
 /// A map from key bytes to a value, for state kept per key.
 ///
-/// Ordered by key (a `BTreeMap`), so iteration and snapshots are
-/// deterministic: the same state always snapshots to the same bytes. Looking
-/// up a key that is present does not allocate. It serializes as the map
-/// itself, so it can be used as a whole [`Operator::State`](crate::Operator::State)
-/// or as a field of one.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(transparent)]
+/// A hash map inside (a lookup costs one hash, not a tree walk); iteration
+/// and snapshots are in ascending key order, so they are deterministic: the
+/// same state always snapshots to the same bytes (unchanged state is not
+/// uploaded again), the same bytes as a sorted map of the same entries. Looking
+/// up a key that is present does not allocate. It serializes as the map itself,
+/// so it can be used as a whole [`Operator::State`](crate::Operator::State) or
+/// as a field of one.
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct KeyedState<V> {
-    map: BTreeMap<Vec<u8>, V>,
+    map: HashMap<Vec<u8>, V, Hasher>,
 }
 
 impl<V> Default for KeyedState<V> {
     fn default() -> Self {
         KeyedState {
-            map: BTreeMap::new(),
+            map: HashMap::default(),
         }
+    }
+}
+
+impl<V: Serialize> Serialize for KeyedState<V> {
+    /// As a map, in ascending key order.
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_map(self.sorted())
+    }
+}
+
+impl<'de, V: Deserialize<'de>> Deserialize<'de> for KeyedState<V> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        Ok(KeyedState {
+            map: HashMap::deserialize(deserializer)?,
+        })
     }
 }
 
@@ -29,6 +48,12 @@ impl<V> KeyedState<V> {
     /// An empty map.
     pub fn new() -> Self {
         Self::default()
+    }
+
+    fn sorted(&self) -> Vec<(&[u8], &V)> {
+        let mut entries: Vec<(&[u8], &V)> = self.map.iter().map(|(k, v)| (k.as_slice(), v)).collect();
+        entries.sort_unstable_by(|a, b| a.0.cmp(b.0));
+        entries
     }
 
     /// The value of `key`, if any.
@@ -81,8 +106,14 @@ impl<V> KeyedState<V> {
         self.map.is_empty()
     }
 
-    /// The keys and values, in ascending key order (bytewise).
+    /// The keys and values, in ascending key order (bytewise). Sorts: use
+    /// [`iter_unordered`](Self::iter_unordered) when order does not matter.
     pub fn iter(&self) -> impl DoubleEndedIterator<Item = (&[u8], &V)> + ExactSizeIterator {
+        self.sorted().into_iter()
+    }
+
+    /// The keys and values, in no particular order (no sort).
+    pub fn iter_unordered(&self) -> impl Iterator<Item = (&[u8], &V)> {
         self.map.iter().map(|(k, v)| (k.as_slice(), v))
     }
 
@@ -90,7 +121,9 @@ impl<V> KeyedState<V> {
     pub fn iter_mut(
         &mut self,
     ) -> impl DoubleEndedIterator<Item = (&[u8], &mut V)> + ExactSizeIterator {
-        self.map.iter_mut().map(|(k, v)| (k.as_slice(), v))
+        let mut entries: Vec<(&[u8], &mut V)> = self.map.iter_mut().map(|(k, v)| (k.as_slice(), v)).collect();
+        entries.sort_unstable_by(|a, b| a.0.cmp(b.0));
+        entries.into_iter()
     }
 
     /// Keeps only the keys for which `keep` returns true.
@@ -160,5 +193,17 @@ mod tests {
         assert_eq!(bytes, encode_state(&b).unwrap());
         let back: KeyedState<String> = decode_state(&bytes).unwrap();
         assert_eq!(back, a);
+    }
+
+    #[test]
+    fn snapshots_are_those_of_a_sorted_map() {
+        // The layout every counter (Rust, C, Python, JavaScript) writes and reads.
+        let entries: Vec<(Vec<u8>, u64)> = (0..500u64).map(|i| (format!("key{}", i * 7919 % 500).into_bytes(), i)).collect();
+        let keyed: KeyedState<u64> = entries.iter().cloned().collect();
+        let sorted: std::collections::BTreeMap<Vec<u8>, u64> = entries.into_iter().collect();
+        assert_eq!(encode_state(&keyed).unwrap(), encode_state(&sorted).unwrap());
+        let back: KeyedState<u64> = decode_state(&encode_state(&sorted).unwrap()).unwrap();
+        assert_eq!(back, keyed);
+        assert_eq!(keyed.iter_unordered().count(), 500);
     }
 }
