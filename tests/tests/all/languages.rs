@@ -21,6 +21,7 @@ use std::sync::Mutex;
 use cairn_tests::{build_guests, checkpoint_dirs, guest_component, host, host_bin, operators, sorted_lines, write_pipeline};
 
 use crate::checkpoints::{counting_pipeline, job_dir, kill_and_resume, reference_output};
+use crate::guests::try_run_one as run_one;
 
 const TEXT: &str = include_str!("../../../examples/wordcount/input.txt");
 
@@ -94,41 +95,6 @@ fn snapshot_restores_into_a_fresh_run(first: &Path, second: &Path) {
     let log = run_ok(&["run", p.to_str().unwrap(), "--from", chk.to_str().unwrap()]);
     assert!(log.contains("restoring from checkpoint"), "{log}");
     assert_eq!(sorted_lines(&dir.path().join("out/counts.txt")), reference_output(5));
-}
-
-/// Runs JSON events through one operator (parallelism 1) with the `host`
-/// binary; returns the committed output lines in order, or the error output.
-fn run_one(component: &Path, config: &str, events: &[&str]) -> Result<Vec<String>, String> {
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("in.jsonl"), events.join("\n")).unwrap();
-    let yaml = format!(
-        "name: one
-sources:
-  - id: src
-    type: file
-    path: in.jsonl
-    format: json
-operators:
-  - id: op
-    component: {}
-    input: src
-    config: {config}
-sinks:
-  - id: out
-    type: file
-    input: op
-    path: out.txt
-storage:
-  url: storage
-",
-        component.display()
-    );
-    let p = write_pipeline(dir.path(), &yaml);
-    let out = host(&["run", p.to_str().unwrap()]);
-    if !out.status.success() {
-        return Err(String::from_utf8_lossy(&out.stderr).into_owned());
-    }
-    Ok(std::fs::read_to_string(dir.path().join("out.txt")).unwrap().lines().map(str::to_string).collect())
 }
 
 /// Keyed, keyless and empty-key events, in one order: the counter's output

@@ -30,7 +30,9 @@
 #![warn(missing_docs)]
 
 mod codec;
+mod format;
 mod generator;
 
 pub use codec::{Auction, Bid, DecodeError, Event, Person, BID_LEN, TAG_AUCTION, TAG_BID, TAG_PERSON};
+pub use format::{FormatConfig, OutputFormat};
 pub use generator::{Generator, GeneratorConfig, FIRST_AUCTION_ID, FIRST_CATEGORY_ID, FIRST_PERSON_ID};

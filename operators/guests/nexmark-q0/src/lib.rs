@@ -9,39 +9,23 @@
 use std::io::Write;
 
 use cairn_guest::{Events, Operator, Output, export_operator};
-use nexmark_model::{BID_LEN, Bid, TAG_BID};
-use serde::Deserialize;
-
-#[derive(Clone, Copy, Default, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-enum Format {
-    #[default]
-    Binary,
-    Csv,
-}
-
-#[derive(Default, Deserialize)]
-#[serde(rename_all = "kebab-case", deny_unknown_fields)]
-struct Config {
-    #[serde(default)]
-    format: Format,
-}
+use nexmark_model::{FormatConfig, OutputFormat, BID_LEN, Bid, TAG_BID};
 
 struct Q0 {
-    format: Format,
+    format: OutputFormat,
 }
 
 impl Operator for Q0 {
-    type Config = Option<Config>;
+    type Config = Option<FormatConfig>;
     type State = ();
 
-    fn init(config: Option<Config>) -> Result<Self, String> {
+    fn init(config: Option<FormatConfig>) -> Result<Self, String> {
         Ok(Q0 { format: config.unwrap_or_default().format })
     }
 
     fn process(&mut self, (): &mut (), input: Events<'_>, out: &mut Output) -> Result<(), String> {
         match self.format {
-            Format::Binary => {
+            OutputFormat::Binary => {
                 out.reserve(input.len(), input.len() * BID_LEN);
                 out.reserve_keys(input.key_bytes());
                 for e in input {
@@ -50,7 +34,7 @@ impl Operator for Q0 {
                     }
                 }
             }
-            Format::Csv => {
+            OutputFormat::Csv => {
                 for e in input {
                     if let Some(b) = Bid::decode(e.value) {
                         out.emit_with(e.key, e.timestamp, |buf| {

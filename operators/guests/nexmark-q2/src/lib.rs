@@ -9,33 +9,17 @@
 use std::io::Write;
 
 use cairn_guest::{Events, Operator, Output, export_operator};
-use nexmark_model::Bid;
-use serde::Deserialize;
-
-#[derive(Clone, Copy, Default, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-enum Format {
-    #[default]
-    Binary,
-    Csv,
-}
-
-#[derive(Default, Deserialize)]
-#[serde(rename_all = "kebab-case", deny_unknown_fields)]
-struct Config {
-    #[serde(default)]
-    format: Format,
-}
+use nexmark_model::{Bid, FormatConfig, OutputFormat};
 
 struct Q2 {
-    format: Format,
+    format: OutputFormat,
 }
 
 impl Operator for Q2 {
-    type Config = Option<Config>;
+    type Config = Option<FormatConfig>;
     type State = ();
 
-    fn init(config: Option<Config>) -> Result<Self, String> {
+    fn init(config: Option<FormatConfig>) -> Result<Self, String> {
         Ok(Q2 { format: config.unwrap_or_default().format })
     }
 
@@ -47,11 +31,11 @@ impl Operator for Q2 {
                 continue;
             }
             out.emit_with(e.key, e.timestamp, |buf| match format {
-                Format::Binary => {
+                OutputFormat::Binary => {
                     buf.extend_from_slice(&b.auction.to_le_bytes());
                     buf.extend_from_slice(&b.price.to_le_bytes());
                 }
-                Format::Csv => write!(buf, "{},{}", b.auction, b.price).expect("write to a Vec"),
+                OutputFormat::Csv => write!(buf, "{},{}", b.auction, b.price).expect("write to a Vec"),
             });
         }
         Ok(())
