@@ -97,13 +97,7 @@ async fn savepoints(State(s): State<ApiState>) -> Response {
         Ok(list) => {
             let rows: Vec<Value> = list
                 .into_iter()
-                .map(|(dir, m)| {
-                    json!({
-                        "id": m.id, "trigger": m.trigger, "run-id": m.run_id, "triggered-at": m.triggered_at,
-                        "state-size": m.state_size, "duration-ms": m.duration_ms,
-                        "path": format!("{}/{dir}", s.storage.url()),
-                    })
-                })
+                .map(|(dir, m)| m.summary(format!("{}/{dir}", s.storage.url())))
                 .collect();
             Json(Value::Array(rows)).into_response()
         }

@@ -128,6 +128,16 @@ pub enum MetadataError {
 }
 
 impl Metadata {
+    /// One row of a listing (CLI and REST API): id, kind, trigger, run, time,
+    /// size, duration and where it is (`path`: its directory as a URL).
+    pub fn summary(&self, path: String) -> serde_json::Value {
+        serde_json::json!({
+            "id": self.id, "kind": self.kind, "trigger": self.trigger, "run-id": self.run_id,
+            "triggered-at": self.triggered_at, "state-size": self.state_size,
+            "duration-ms": self.duration_ms, "path": path,
+        })
+    }
+
     /// Parses and checks a metadata file read from `path` (named in errors).
     pub fn parse(bytes: &[u8], path: &str) -> Result<Metadata, MetadataError> {
         let malformed = |message: String| MetadataError::Malformed { path: path.into(), message };

@@ -118,12 +118,9 @@ pub(super) fn checkpoint_command(cmd: CheckpointCommand) -> anyhow::Result<()> {
                 .completed
                 .iter()
                 .map(|(dir, m)| {
-                    serde_json::json!({
-                        "id": m.id, "kind": m.kind, "trigger": m.trigger, "run-id": m.run_id,
-                        "triggered-at": m.triggered_at, "state-size": m.state_size,
-                        "duration-ms": m.duration_ms, "path": format!("{}/{dir}", storage.url()),
-                        "kept": listing.kept.contains(dir),
-                    })
+                    let mut row = m.summary(format!("{}/{dir}", storage.url()));
+                    row["kept"] = listing.kept.contains(dir).into();
+                    row
                 })
                 .collect();
             if json {
@@ -259,12 +256,7 @@ pub(super) fn savepoint_command(cmd: SavepointCommand) -> anyhow::Result<()> {
             let list = io.block_on(catalog::savepoints(&storage, &p.spec.name))?;
             let rows: Vec<serde_json::Value> = list
                 .iter()
-                .map(|(dir, m)| {
-                    serde_json::json!({
-                        "id": m.id, "trigger": m.trigger, "run-id": m.run_id, "triggered-at": m.triggered_at,
-                        "state-size": m.state_size, "duration-ms": m.duration_ms, "path": format!("{}/{dir}", storage.url()),
-                    })
-                })
+                .map(|(dir, m)| m.summary(format!("{}/{dir}", storage.url())))
                 .collect();
             if json {
                 println!("{}", serde_json::to_string_pretty(&rows)?);
