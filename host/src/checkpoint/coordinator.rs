@@ -578,11 +578,10 @@ impl Coordinator {
 
     async fn abort(&self, f: InFlight, reason: String) {
         tracing::warn!(event = "failed", checkpoint = f.id, kind = ?f.kind, reason = %reason, "{} failed and was aborted", noun(f.kind));
-        let checkpoint_dir = layout::checkpoint_dir(&self.cfg.pipeline, &self.cfg.run_id, f.id);
-        for dir in [&checkpoint_dir, &f.dir] {
-            if let Err(e) = self.storage.delete_all(dir).await {
-                tracing::warn!(checkpoint = f.id, error = %e, "cannot remove the files of an aborted snapshot yet");
-            }
+        // State files live in the shared state area (retention collects them);
+        // only the snapshot's own directory has to go.
+        if let Err(e) = self.storage.delete_all(&f.dir).await {
+            tracing::warn!(checkpoint = f.id, error = %e, "cannot remove the files of an aborted snapshot yet");
         }
         if f.kind == Kind::Savepoint {
             self.storage.remove_empty_dir(&f.dir);
