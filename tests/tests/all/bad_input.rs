@@ -134,3 +134,12 @@ fn a_failing_operator_fails_the_job_and_names_itself() {
     assert!(stderr.contains("operator `op` subtask") && stderr.contains("`process` trapped"), "{stderr}");
     assert!(stderr.to_lowercase().contains("divide by zero") || stderr.contains("division"), "{stderr}");
 }
+
+#[test]
+fn bad_savepoint_and_api_settings() {
+    assert_rejected(&(good() + "savepoints:\n  interval: 0s\n"), &["`savepoints.interval` must be more than 0s", "line"]);
+    assert_rejected(&(good() + "savepoints:\n  retain: 0\n"), &["`savepoints.retain` must be at least 1", "line"]);
+    assert_rejected(&(good() + "savepoints:\n  max-age: a while\n"), &["invalid duration `a while`", "line"]);
+    assert_rejected(&(good() + "api:\n  listen: localhost-ish\n"), &["`api.listen` must be an address", "localhost-ish", "line"]);
+    assert_rejected(&(good() + "api:\n  lisen: 127.0.0.1:0\n"), &["unknown field `lisen`", "line"]);
+}
