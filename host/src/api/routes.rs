@@ -93,12 +93,9 @@ async fn checkpoint(State(s): State<ApiState>, Path(id): Path<u64>) -> Response 
 
 /// `GET /v1/savepoints`: every savepoint of the pipeline in storage, of every run.
 async fn savepoints(State(s): State<ApiState>) -> Response {
-    match catalog::savepoints(&s.storage, &s.pipeline.spec.name).await {
-        Ok(list) => {
-            let rows: Vec<Value> = list
-                .into_iter()
-                .map(|(dir, m)| m.summary(format!("{}/{dir}", s.storage.url())))
-                .collect();
+    match catalog::scan(&s.storage, &s.pipeline.spec.name).await {
+        Ok(inv) => {
+            let rows: Vec<Value> = inv.savepoints.iter().map(|(dir, m)| inv.row(&s.storage, dir, m)).collect();
             Json(Value::Array(rows)).into_response()
         }
         Err(e) => error(StatusCode::BAD_GATEWAY, format!("cannot list savepoints in {}: {e}", s.storage.url())),

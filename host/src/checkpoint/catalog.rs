@@ -1,10 +1,15 @@
-//! Finding checkpoints in storage: the newest one to resume from, a path given
-//! with `--from`, and the leftovers of checkpoints that never completed.
+//! Finding snapshots in storage: one scan of a pipeline's objects (checkpoints,
+//! savepoints, state files, leftovers of snapshots that never completed), the
+//! newest checkpoint to resume from, a location given on the command line, and
+//! copying a checkpoint into a self-contained savepoint. Reads only (a savepoint
+//! is written, never deleted, here): removing is [`super::owner`]'s.
 
-use std::collections::BTreeMap;
-use std::path::Path as FsPath;
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::SystemTime;
 
+use super::layout::KEPT_FILE;
 use super::metadata::{METADATA_FILE, Metadata};
+use super::storage::{Listed, Target, join_relative};
 use super::{CheckpointError, Storage, layout};
 use crate::spec::StorageSpec;
 
@@ -19,104 +24,217 @@ pub struct Found {
     pub metadata: Metadata,
 }
 
-/// What a listing of a pipeline's checkpoint area found.
+impl Found {
+    /// Its directory as a canonical URL.
+    pub fn url(&self) -> String {
+        self.storage.url_of(&self.dir)
+    }
+}
+
+/// A snapshot directory without a readable metadata file: garbage once nothing writes to it.
+#[derive(Clone, Debug)]
+pub struct Incomplete {
+    /// The directory.
+    pub dir: String,
+    /// The objects in it.
+    pub files: Vec<Listed>,
+}
+
+impl Incomplete {
+    /// When its newest object was written.
+    pub fn newest(&self) -> SystemTime {
+        self.files.iter().map(|f| f.modified).max().unwrap_or(SystemTime::UNIX_EPOCH)
+    }
+}
+
+/// Everything of one pipeline in storage, from one listing of `<pipeline>/`.
 #[derive(Debug, Default)]
-pub struct Listing {
+pub struct Inventory {
     /// Completed checkpoints (with a readable metadata file), oldest first.
     pub completed: Vec<(String, Metadata)>,
-    /// Checkpoint directories with no metadata file: never completed, garbage.
-    pub incomplete: Vec<String>,
+    /// Savepoints in the savepoint area (of every run, promoted ones too), oldest first.
+    pub savepoints: Vec<(String, Metadata)>,
+    /// Checkpoint and savepoint directories with objects but no metadata file.
+    pub incomplete: Vec<Incomplete>,
     /// Directories whose metadata could not be read, with why.
     pub unreadable: Vec<(String, String)>,
     /// Completed checkpoints kept when their job ended (persistent), by directory.
-    pub kept: std::collections::BTreeSet<String>,
+    pub kept: BTreeSet<String>,
+    /// The content-addressed state files.
+    pub state: Vec<Listed>,
+    /// Every object, by path (sizes and times).
+    pub objects: BTreeMap<String, Listed>,
 }
 
-/// Lists every checkpoint of `pipeline` in `storage`, across runs.
-pub async fn list(storage: &Storage, pipeline: &str) -> Result<Listing, CheckpointError> {
-    let mut dirs: BTreeMap<String, bool> = BTreeMap::new();
-    let mut listing = Listing::default();
-    for item in storage.list(&layout::checkpoints_dir(pipeline)).await? {
-        if let Some(dir) = layout::checkpoint_dir_of(&item.path) {
-            let is_meta = item.path.ends_with(&format!("/{METADATA_FILE}"));
-            if item.path.ends_with(&format!("/{}", super::retention::KEPT_FILE)) {
-                listing.kept.insert(dir.clone());
-            }
-            *dirs.entry(dir).or_default() |= is_meta;
-        }
+/// A listing row's figures for one snapshot: its state bytes, and how many of
+/// them it shares with other snapshots (deleting it frees at most the rest).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Sharing {
+    /// State bytes it references.
+    pub bytes: u64,
+    /// Of those, bytes in files that other snapshots reference too.
+    pub shared: u64,
+}
+
+impl Inventory {
+    /// Every completed snapshot, checkpoints then savepoints.
+    pub fn snapshots(&self) -> impl Iterator<Item = &(String, Metadata)> {
+        self.completed.iter().chain(&self.savepoints)
     }
-    for (dir, has_meta) in dirs {
-        if !has_meta {
-            listing.incomplete.push(dir);
+
+    /// The newest snapshot id of the pipeline (0 when there is none).
+    pub fn newest_id(&self) -> u64 {
+        self.snapshots().map(|(_, m)| m.id).max().unwrap_or(0)
+    }
+
+    /// The completed checkpoints of `run`, oldest first.
+    pub fn of_run<'a>(&'a self, run: &'a str) -> impl Iterator<Item = &'a (String, Metadata)> + 'a {
+        self.completed.iter().filter(move |(_, m)| m.run_id == run)
+    }
+
+    /// One listing row (CLI and REST API): the snapshot's summary, whether it is
+    /// kept, and how many of its bytes it shares with other snapshots (deleting
+    /// it frees at most `exclusive-bytes`).
+    pub fn row(&self, storage: &Storage, dir: &str, m: &Metadata) -> serde_json::Value {
+        let mut row = m.summary(storage.url_of(dir));
+        let sharing = self.sharing(dir);
+        row["kept"] = self.kept.contains(dir).into();
+        row["shared-bytes"] = sharing.shared.into();
+        row["exclusive-bytes"] = (sharing.bytes - sharing.shared).into();
+        row
+    }
+
+    /// Bytes and shared bytes of the snapshot in `dir`.
+    pub fn sharing(&self, dir: &str) -> Sharing {
+        let mut users: BTreeMap<String, BTreeSet<&str>> = BTreeMap::new();
+        for (d, m) in self.snapshots() {
+            for file in referenced_files(d, m) {
+                users.entry(file).or_default().insert(d);
+            }
+        }
+        let Some((_, meta)) = self.snapshots().find(|(d, _)| d == dir) else { return Sharing::default() };
+        let mut out = Sharing::default();
+        let mut seen = BTreeSet::new();
+        for h in meta.operators.values().flat_map(|o| &o.subtasks) {
+            let Some(file) = join_relative(dir, &h.file) else { continue };
+            if !seen.insert(file.clone()) {
+                continue;
+            }
+            out.bytes += h.size;
+            if users.get(&file).is_some_and(|u| u.len() > 1) {
+                out.shared += h.size;
+            }
+        }
+        out
+    }
+}
+
+/// The state files (paths under the storage root) that the snapshot in `dir` references.
+pub fn referenced_files(dir: &str, meta: &Metadata) -> Vec<String> {
+    meta.operators.values().flat_map(|o| &o.subtasks).filter_map(|h| join_relative(dir, &h.file)).collect()
+}
+
+/// Reads everything of `pipeline` in `storage`: one listing, then each metadata file.
+pub async fn scan(storage: &Storage, pipeline: &str) -> Result<Inventory, CheckpointError> {
+    let mut inv = Inventory::default();
+    let mut dirs: BTreeMap<String, Vec<Listed>> = BTreeMap::new();
+    for item in storage.list(pipeline).await? {
+        if let Some(dir) = layout::snapshot_dir_of(pipeline, &item.path) {
+            if item.path == format!("{dir}/{KEPT_FILE}") {
+                inv.kept.insert(dir.clone());
+            }
+            dirs.entry(dir).or_default().push(item.clone());
+        } else if layout::is_state_file(pipeline, &item.path) {
+            inv.state.push(item.clone());
+        }
+        inv.objects.insert(item.path.clone(), item);
+    }
+    for (dir, files) in dirs {
+        let path = format!("{dir}/{METADATA_FILE}");
+        if !files.iter().any(|f| f.path == path) {
+            inv.incomplete.push(Incomplete { dir, files });
             continue;
         }
-        let path = format!("{dir}/{METADATA_FILE}");
-        match storage.get(&path).await.map_err(CheckpointError::from).and_then(|b| Ok(Metadata::parse(&b, &path)?)) {
-            Ok(m) if m.pipeline == pipeline => listing.completed.push((dir, m)),
-            Ok(m) => listing.unreadable.push((dir, format!("belongs to pipeline `{}`", m.pipeline))),
-            Err(e) => listing.unreadable.push((dir, e.to_string())),
+        let read = match storage.get(&path).await {
+            Err(super::StorageError::NotFound { .. }) => continue, // deleted since the listing
+            other => other.map_err(CheckpointError::from).and_then(|b| Ok(Metadata::parse(&b, &storage.url_of(&path))?)),
+        };
+        match read {
+            Ok(m) if m.pipeline != pipeline => inv.unreadable.push((dir, format!("belongs to pipeline `{}`", m.pipeline))),
+            Ok(m) if layout::is_checkpoint_dir(pipeline, &dir) => inv.completed.push((dir, m)),
+            Ok(m) => inv.savepoints.push((dir, m)),
+            Err(e) => inv.unreadable.push((dir, e.to_string())),
         }
     }
-    listing.completed.sort_by_key(|(_, m)| m.id);
-    Ok(listing)
+    inv.kept.retain(|d| inv.completed.iter().any(|(c, _)| c == d));
+    inv.completed.sort_by_key(|(_, m)| m.id);
+    inv.savepoints.sort_by(|(a, x), (b, y)| (&x.triggered_at, x.id, a).cmp(&(&y.triggered_at, y.id, b)));
+    Ok(inv)
 }
 
-/// The newest completed checkpoint of `pipeline`, if any.
-pub async fn latest(storage: &Storage, pipeline: &str) -> Result<Option<Found>, CheckpointError> {
-    let listing = list(storage, pipeline).await?;
-    for (dir, why) in &listing.unreadable {
-        tracing::warn!(dir = %dir, reason = %why, "ignoring a checkpoint that cannot be read");
+/// The newest completed checkpoint in `inv`, if any.
+pub fn latest(storage: &Storage, inv: &Inventory) -> Option<Found> {
+    for (dir, why) in &inv.unreadable {
+        tracing::warn!(dir = %storage.url_of(dir), reason = %why, "ignoring a snapshot that cannot be read");
     }
-    Ok(listing.completed.into_iter().last().map(|(dir, metadata)| Found { storage: storage.clone(), dir, metadata }))
+    inv.completed.last().map(|(dir, metadata)| Found { storage: storage.clone(), dir: dir.clone(), metadata: metadata.clone() })
 }
 
 /// Opens the checkpoint or savepoint at `location`: a directory (or its
 /// `_metadata` file) as a local path, `file://` URL, `s3://bucket/key` or
 /// `memory://name/key`. S3 options come from the pipeline's storage section.
-pub async fn open(location: &str, spec: &StorageSpec, base_dir: &FsPath) -> Result<Found, CheckpointError> {
-    let (storage, dir) = locate(location, spec, base_dir)?;
+pub async fn open(location: &str, spec: &StorageSpec) -> Result<Found, CheckpointError> {
+    let (storage, dir) = locate(location, spec)?;
     let path = format!("{dir}/{METADATA_FILE}");
     let bytes = match storage.get(&path).await {
         Ok(b) => b,
         Err(super::StorageError::NotFound { .. }) => {
             return Err(CheckpointError::NotFound(format!(
-                "no checkpoint at `{location}`: `{METADATA_FILE}` is missing (a checkpoint without it never completed)"
+                "no checkpoint at {}: `{METADATA_FILE}` is missing (a checkpoint without it never completed)",
+                storage.url_of(&dir)
             )));
         }
         Err(e) => return Err(e.into()),
     };
-    let metadata = Metadata::parse(&bytes, &format!("{location}/{METADATA_FILE}"))?;
+    let metadata = Metadata::parse(&bytes, &storage.url_of(&path))?;
     Ok(Found { storage, dir, metadata })
 }
 
-/// The storage and directory a location names: a local path, `file://`,
-/// `s3://bucket/key` or `memory://name/key` (a trailing `_metadata` is dropped).
-pub fn locate(location: &str, spec: &StorageSpec, base_dir: &FsPath) -> Result<(Storage, String), CheckpointError> {
-    let trimmed = location.trim_end_matches('/');
-    let trimmed = trimmed.strip_suffix(&format!("/{METADATA_FILE}")).unwrap_or(trimmed);
-    let (storage, dir) = if let Some(rest) = trimmed.strip_prefix("s3://") {
-        let (bucket, key) = rest.split_once('/').unwrap_or((rest, ""));
-        let spec = StorageSpec { url: format!("s3://{bucket}"), options: spec.options.clone() };
-        (Storage::open(&spec, base_dir)?, key.to_string())
-    } else if let Some(rest) = trimmed.strip_prefix("memory://") {
-        let (name, key) = rest.split_once('/').unwrap_or((rest, ""));
-        let spec = StorageSpec { url: format!("memory://{name}"), options: Default::default() };
-        (Storage::open(&spec, base_dir)?, key.to_string())
-    } else {
-        let raw = trimmed.strip_prefix("file://").unwrap_or(trimmed);
-        let path = std::path::absolute(raw).map_err(|e| CheckpointError::NotFound(format!("`{location}`: {e}")))?;
-        let spec = StorageSpec { url: "/".into(), options: Default::default() };
-        (Storage::open(&spec, FsPath::new("/"))?, path.to_string_lossy().trim_start_matches('/').to_string())
-    };
-    Ok((storage, dir))
+/// The storage and directory a location names: a local path (relative to the
+/// working directory, `..` and `./` allowed), `file://`, `s3://bucket/key` or
+/// `memory://name/key`; a trailing `_metadata` is dropped. The one parser of
+/// location arguments ([`super::storage::Target`]); S3 options come from `spec`.
+pub fn locate(location: &str, spec: &StorageSpec) -> Result<(Storage, String), CheckpointError> {
+    let trimmed = location.trim().trim_end_matches('/');
+    let trimmed = trimmed.strip_suffix(METADATA_FILE).map(|t| t.trim_end_matches('/')).filter(|t| !t.is_empty()).unwrap_or(trimmed);
+    let cwd = std::env::current_dir().map_err(|e| CheckpointError::NotFound(format!("`{location}`: {e}")))?;
+    let (target, key) = Target::parse(trimmed, &cwd)?;
+    Ok(match target {
+        Target::Local(path) => {
+            let root = Storage::open_target(Target::Local("/".into()), "/", &Default::default())?;
+            (root, path.to_string_lossy().trim_start_matches('/').to_string())
+        }
+        t @ Target::S3(_) => (Storage::open_target(t, trimmed, &spec.options)?, key),
+        t => (Storage::open_target(t, trimmed, &Default::default())?, key),
+    })
 }
 
 /// Copies checkpoint `found` into `to` as a self-contained, relocatable
 /// savepoint: its own copy of every state file under `state/`, referenced
-/// relatively, so retention of the checkpoint area can never break it.
+/// relatively, so retention of the checkpoint area can never break it. It
+/// records `trigger: promoted` and where it came from, so that no retention
+/// (periodic savepoints' included) ever treats it as its own.
 pub async fn promote(found: &Found, to: &Storage, to_dir: &str) -> Result<Metadata, CheckpointError> {
-    let meta = write_self_contained(found, to, to_dir).await?;
-    tracing::info!(event = "promoted", checkpoint = meta.id, to = %format!("{}/{to_dir}", to.url()), "checkpoint promoted to a savepoint");
+    let mut source = found.clone();
+    source.metadata.promoted_from = Some(super::metadata::PromotedFrom {
+        path: found.url(),
+        id: found.metadata.id,
+        kind: found.metadata.kind,
+        trigger: found.metadata.trigger,
+    });
+    source.metadata.trigger = super::Trigger::Promoted;
+    let meta = write_self_contained(&source, to, to_dir).await?;
+    tracing::info!(event = "promoted", checkpoint = meta.id, to = %to.url_of(to_dir), "checkpoint promoted to a savepoint");
     Ok(meta)
 }
 
@@ -141,47 +259,4 @@ pub async fn write_self_contained(found: &Found, to: &Storage, to_dir: &str) -> 
     // Metadata last: the savepoint exists once it is written.
     to.put(&format!("{to_dir}/{METADATA_FILE}"), bytes::Bytes::from(meta.to_bytes())).await?;
     Ok(meta)
-}
-
-/// Every savepoint of `pipeline` in its savepoint area (of every run, also
-/// promoted checkpoints), oldest first; unreadable ones are logged and skipped.
-pub async fn savepoints(storage: &Storage, pipeline: &str) -> Result<Vec<(String, Metadata)>, CheckpointError> {
-    let mut dirs = std::collections::BTreeSet::new();
-    for item in storage.list(&layout::savepoints_dir(pipeline)).await? {
-        if let Some(dir) = layout::savepoint_dir_of(&item.path)
-            && item.path == format!("{dir}/{METADATA_FILE}")
-        {
-            dirs.insert(dir);
-        }
-    }
-    let mut found = Vec::new();
-    for dir in dirs {
-        let path = format!("{dir}/{METADATA_FILE}");
-        match storage.get(&path).await.map_err(CheckpointError::from).and_then(|b| Ok(Metadata::parse(&b, &path)?)) {
-            Ok(m) if m.pipeline == pipeline => found.push((dir, m)),
-            Ok(m) => tracing::warn!(dir = %dir, "ignoring a savepoint of pipeline `{}`", m.pipeline),
-            Err(e) => tracing::warn!(dir = %dir, error = %e, "ignoring a savepoint that cannot be read"),
-        }
-    }
-    found.sort_by(|(a, x), (b, y)| (&x.triggered_at, x.id, a).cmp(&(&y.triggered_at, y.id, b)));
-    Ok(found)
-}
-
-/// Deletes the savepoint at `location` and nothing else: refuses anything that
-/// is not a savepoint (checkpoints belong to retention). Metadata first, so a
-/// half-deleted savepoint never looks complete. Returns the files removed.
-pub async fn dispose(location: &str, spec: &StorageSpec, base_dir: &FsPath) -> Result<(String, usize), CheckpointError> {
-    let found = open(location, spec, base_dir).await?;
-    if found.metadata.kind != super::Kind::Savepoint {
-        return Err(CheckpointError::Incompatible(format!(
-            "`{location}` is a checkpoint, not a savepoint: checkpoints are deleted by retention (promote one to keep it)"
-        )));
-    }
-    let dir = &found.dir;
-    found.storage.delete(&format!("{dir}/{METADATA_FILE}")).await?;
-    let removed = 1 + found.storage.delete_all(dir).await?;
-    found.storage.remove_empty_dir(dir);
-    let path = format!("{}/{dir}", found.storage.url());
-    tracing::info!(event = "deleted", savepoint = found.metadata.id, path = %path, files = removed, "savepoint disposed");
-    Ok((path, removed))
 }

@@ -18,7 +18,8 @@ use crossbeam_channel::Sender;
 use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender};
 
 use super::metadata::{FORMAT, Kind, METADATA_FILE, Metadata, OperatorState, StateHandle, Trigger, VERSION};
-use super::{Ack, AckPayload, CheckpointError, Pins, SinkCommand, SourceCommand, Storage, catalog, layout, retention};
+use super::owner::Owner;
+use super::{Ack, AckPayload, CheckpointError, Pins, SinkCommand, SourceCommand, Storage, catalog, layout};
 use crate::dataflow::JobControl;
 use crate::dataflow::message::Barrier;
 
@@ -226,7 +227,7 @@ pub struct Coordinator {
     parts: Participants,
     ctl: Arc<JobControl>,
     stats: Arc<Mutex<CheckpointStats>>,
-    gc: Arc<tokio::sync::Mutex<()>>,
+    owner: Arc<Owner>,
 }
 
 impl Coordinator {
@@ -239,8 +240,9 @@ impl Coordinator {
         parts: Participants,
         ctl: Arc<JobControl>,
         stats: Arc<Mutex<CheckpointStats>>,
+        owner: Arc<Owner>,
     ) -> Coordinator {
-        Coordinator { cfg, storage, pins, inbox, parts, ctl, stats, gc: Default::default() }
+        Coordinator { cfg, storage, pins, inbox, parts, ctl, stats, owner }
     }
 
     /// Runs until [`Event::Shutdown`]. Fails when checkpoints fail more often in a
@@ -481,6 +483,7 @@ impl Coordinator {
             sources: f.sources.clone(),
             operators,
             sinks: f.sinks.clone(),
+            promoted_from: None,
         };
         let meta = match f.kind {
             Kind::Checkpoint => {
@@ -492,7 +495,7 @@ impl Coordinator {
                 catalog::write_self_contained(&found, &self.storage, &f.dir).await?
             }
         };
-        let path = format!("{}/{}", self.storage.url(), f.dir);
+        let path = self.storage.url_of(&f.dir);
         let ms = f.started.elapsed().as_millis() as u64;
         tracing::info!(
             event = "completed",
@@ -563,16 +566,7 @@ impl Coordinator {
                 t.path = Some(path);
             }
         }
-        self.collect_garbage(BTreeSet::new());
-        if f.kind == Kind::Savepoint && f.trigger == Trigger::Periodic {
-            let (storage, pipeline) = (self.storage.clone(), self.cfg.pipeline.clone());
-            let (retain, max_age) = (self.cfg.savepoint_retain, self.cfg.savepoint_max_age);
-            tokio::spawn(async move {
-                if let Err(e) = retention::periodic_savepoints(&storage, &pipeline, retain, max_age).await {
-                    tracing::warn!(error = %e, "savepoint retention failed; it will be retried after the next periodic savepoint");
-                }
-            });
-        }
+        self.collect_garbage(f.kind == Kind::Savepoint && f.trigger == Trigger::Periodic).await;
         Ok(())
     }
 
@@ -609,25 +603,16 @@ impl Coordinator {
                 t.reason = Some(reason);
             }
         }
-        self.collect_garbage(BTreeSet::new());
+        self.collect_garbage(false).await;
     }
 
-    /// Retention in the background; a pass already running makes this one a no-op.
-    fn collect_garbage(&self, keep: BTreeSet<String>) {
-        let Ok(guard) = self.gc.clone().try_lock_owned() else { return };
-        let (storage, pins, cfg) = (self.storage.clone(), self.pins.clone(), self.cfg.clone());
-        tokio::spawn(async move {
-            let _guard = guard;
-            let r = retention::run(&storage, &pins, &cfg.pipeline, &cfg.run_id, cfg.retain, &keep).await;
-            if let Err(e) = r {
-                tracing::warn!(error = %e, "retention failed; it will be retried after the next checkpoint");
-            }
-        });
-    }
-
-    /// Removes what crashed runs left behind, before the first checkpoint.
-    pub async fn clean_up_at_start(storage: &Storage, pins: &Pins, pipeline: &str, run_id: &str, retain: usize) -> Result<(), CheckpointError> {
-        retention::run(storage, pins, pipeline, run_id, retain, &BTreeSet::new()).await.map(|_| ())
+    /// The owner's pass after a snapshot ended, awaited here so that no snapshot
+    /// completes while it runs (see [`super::owner`]). A failure is logged; the
+    /// next snapshot's pass tries again.
+    async fn collect_garbage(&self, periodic_savepoint: bool) {
+        if let Err(e) = self.owner.after_snapshot(periodic_savepoint).await {
+            tracing::warn!(error = %e, "retention failed; it will be retried after the next snapshot");
+        }
     }
 }
 

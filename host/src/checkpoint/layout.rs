@@ -6,6 +6,7 @@
 //! <pipeline>/savepoints/savepoint-<id>-<unix-ms>/_metadata   a savepoint: self-contained, relocatable
 //! <pipeline>/savepoints/savepoint-<id>-<unix-ms>/state/<sha256>
 //! <pipeline>/savepoints/promoted-<id>/…                      a checkpoint promoted to a savepoint
+//! <pipeline>/runs/<run-id>.json                              a run's record: origin, claims, end
 //! ```
 //!
 //! State handles in the metadata are relative to the metadata's directory
@@ -21,27 +22,10 @@ pub fn checkpoint_dir(pipeline: &str, run_id: &str, id: u64) -> String {
     format!("{pipeline}/checkpoints/{run_id}/chk-{id}")
 }
 
-/// The savepoint area of a pipeline.
-pub fn savepoints_dir(pipeline: &str) -> String {
-    format!("{pipeline}/savepoints")
-}
-
 /// The directory of a new savepoint `id` taken now.
 pub fn savepoint_dir(pipeline: &str, id: u64) -> String {
     let ms = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default().as_millis();
     format!("{pipeline}/savepoints/savepoint-{id}-{ms}")
-}
-
-/// The directory of a savepoint (`<pipeline>/savepoints/<name>`) containing `path`, if any.
-pub fn savepoint_dir_of(path: &str) -> Option<String> {
-    let parts: Vec<&str> = path.split('/').collect();
-    let at = parts.iter().position(|p| *p == "savepoints")?;
-    Some(parts.get(..at + 2)?.join("/"))
-}
-
-/// The content-addressed state area of a pipeline.
-pub fn state_dir(pipeline: &str) -> String {
-    format!("{pipeline}/state")
 }
 
 /// A state file by its digest.
@@ -54,17 +38,60 @@ pub fn state_ref_from_checkpoint(sha256: &str) -> String {
     format!("../../../state/{sha256}")
 }
 
-/// The checkpoint directory containing `path` (`<pipeline>/checkpoints/<run>/chk-<id>`), if any.
-pub fn checkpoint_dir_of(path: &str) -> Option<String> {
-    let parts: Vec<&str> = path.split('/').collect();
-    let at = parts.iter().position(|p| *p == "checkpoints")?;
-    let dir = parts.get(..at + 3)?;
-    dir.last().filter(|l| l.starts_with("chk-"))?;
-    Some(dir.join("/"))
-}
-
 /// A new run id: sortable by start time.
 pub fn new_run_id() -> String {
     let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
     format!("run-{}-{:04x}", now.as_millis(), std::process::id() & 0xffff)
+}
+
+/// Marker file of a checkpoint kept when its job ended (persistent checkpoint).
+pub const KEPT_FILE: &str = "_kept";
+
+/// Where the run records of a pipeline are.
+pub fn runs_dir(pipeline: &str) -> String {
+    format!("{pipeline}/runs")
+}
+
+/// The record of one run.
+pub fn run_file(pipeline: &str, run_id: &str) -> String {
+    format!("{pipeline}/runs/{run_id}.json")
+}
+
+/// The snapshot directory (`<pipeline>/checkpoints/<run>/chk-<id>` or
+/// `<pipeline>/savepoints/<name>`) that `path` lies in, if any.
+pub fn snapshot_dir_of(pipeline: &str, path: &str) -> Option<String> {
+    let rest = path.strip_prefix(pipeline)?.strip_prefix('/')?;
+    let parts: Vec<&str> = rest.split('/').collect();
+    let depth = match parts.first()? {
+        &"checkpoints" if parts.get(2).is_some_and(|c| c.starts_with("chk-")) => 3,
+        &"savepoints" => 2,
+        _ => return None,
+    };
+    (parts.len() > depth).then(|| format!("{pipeline}/{}", parts[..depth].join("/")))
+}
+
+/// Whether `dir` is in the checkpoint area of `pipeline` (else: the savepoint area).
+pub fn is_checkpoint_dir(pipeline: &str, dir: &str) -> bool {
+    dir.starts_with(&format!("{pipeline}/checkpoints/"))
+}
+
+/// Whether `path` is a content-addressed state file of `pipeline`.
+pub fn is_state_file(pipeline: &str, path: &str) -> bool {
+    path.strip_prefix(&format!("{pipeline}/state/")).is_some_and(|f| !f.is_empty() && !f.contains('/'))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn paths_are_classified_by_area() {
+        assert_eq!(snapshot_dir_of("p", "p/checkpoints/run-1/chk-3/_metadata").as_deref(), Some("p/checkpoints/run-1/chk-3"));
+        assert_eq!(snapshot_dir_of("p", "p/savepoints/savepoint-4-9/state/ab").as_deref(), Some("p/savepoints/savepoint-4-9"));
+        assert_eq!(snapshot_dir_of("p", "p/checkpoints/run-1/stray"), None);
+        assert_eq!(snapshot_dir_of("p", "p/state/ab"), None);
+        assert_eq!(snapshot_dir_of("p", "q/savepoints/x/_metadata"), None);
+        assert!(is_state_file("p", "p/state/ab") && !is_state_file("p", "p/state/a/b"));
+        assert!(is_checkpoint_dir("p", "p/checkpoints/r/chk-1") && !is_checkpoint_dir("p", "p/savepoints/x"));
+    }
 }

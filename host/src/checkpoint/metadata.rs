@@ -35,6 +35,23 @@ pub enum Trigger {
     /// Asked for by a user stopping the job: the last snapshot of the run, which
     /// commits the sinks' tail.
     Stop,
+    /// A copy of another snapshot made by `host checkpoint promote` (see
+    /// [`Metadata::promoted_from`]): only the user deletes it.
+    Promoted,
+}
+
+/// Where a promoted savepoint came from.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub struct PromotedFrom {
+    /// The snapshot promoted, as a URL.
+    pub path: String,
+    /// Its id.
+    pub id: u64,
+    /// Its kind.
+    pub kind: Kind,
+    /// What had started it.
+    pub trigger: Trigger,
 }
 
 /// One operator subtask's state file.
@@ -104,6 +121,9 @@ pub struct Metadata {
     pub operators: BTreeMap<String, OperatorState>,
     /// Sink state (committed output, pending parts) by sink id.
     pub sinks: BTreeMap<String, serde_json::Value>,
+    /// Set on a savepoint made by promotion: what it is a copy of.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub promoted_from: Option<PromotedFrom>,
 }
 
 /// Why a metadata file was refused.

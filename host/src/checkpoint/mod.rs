@@ -7,10 +7,12 @@
 pub mod catalog;
 pub mod coordinator;
 pub mod layout;
+pub mod lineage;
 pub mod metadata;
+pub mod owner;
 mod pins;
 pub mod restore;
-pub mod retention;
+pub mod setup;
 pub mod storage;
 mod upload;
 

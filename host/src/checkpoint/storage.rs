@@ -89,6 +89,72 @@ impl std::fmt::Debug for Storage {
     }
 }
 
+/// Where a URL or path points: one parser for the pipeline's `storage.url` and
+/// for every location argument of the CLI, so that `..`, `./`, absolute paths,
+/// `file://` URLs, `memory://` and `s3://` mean the same everywhere.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Target {
+    /// `memory://NAME`: an in-memory store shared by the jobs of this process.
+    Memory(String),
+    /// `s3://BUCKET` (also `s3a://`).
+    S3(String),
+    /// A local directory, absolute and normalised (no `.` or `..`).
+    Local(std::path::PathBuf),
+}
+
+impl Target {
+    /// Parses `raw` into a backend and the key below its root. Local paths
+    /// (plain or `file://`) are taken relative to `base_dir` and normalised; the
+    /// whole path is the backend's root and the key is empty.
+    pub fn parse(raw: &str, base_dir: &FsPath) -> Result<(Target, String), StorageError> {
+        let raw = raw.trim();
+        let split = |rest: &str| {
+            let (a, b) = rest.split_once('/').unwrap_or((rest, ""));
+            (a.to_string(), b.trim_matches('/').to_string())
+        };
+        if let Some(rest) = raw.strip_prefix("memory://") {
+            let (name, key) = split(rest);
+            return Ok((Target::Memory(name), key));
+        }
+        if let Some(rest) = raw.strip_prefix("s3://").or_else(|| raw.strip_prefix("s3a://")) {
+            let (bucket, key) = split(rest);
+            if bucket.is_empty() {
+                return Err(StorageError::BadUrl { url: raw.into(), message: "no bucket".into() });
+            }
+            return Ok((Target::S3(bucket), key));
+        }
+        let path = match raw.strip_prefix("file://") {
+            // `file:///abs` is absolute; `file://rel` is taken as a relative path.
+            Some(rest) => std::path::PathBuf::from(rest),
+            None if raw.contains("://") => {
+                return Err(StorageError::BadUrl { url: raw.into(), message: "unsupported scheme; use a path, file://, memory:// or s3://".into() });
+            }
+            None => std::path::PathBuf::from(raw),
+        };
+        Ok((Target::Local(normalize(&base_dir.join(path))), String::new()))
+    }
+}
+
+/// An absolute path with `.` and `..` resolved: through the file system when the
+/// path exists (symbolic links included), lexically otherwise.
+pub fn normalize(path: &FsPath) -> std::path::PathBuf {
+    let abs = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
+    if let Ok(real) = std::fs::canonicalize(&abs) {
+        return real;
+    }
+    let mut out = std::path::PathBuf::new();
+    for c in abs.components() {
+        match c {
+            std::path::Component::ParentDir => {
+                out.pop();
+            }
+            std::path::Component::CurDir => {}
+            other => out.push(other),
+        }
+    }
+    out
+}
+
 fn memory_stores() -> &'static Mutex<HashMap<String, Arc<InMemory>>> {
     static STORES: OnceLock<Mutex<HashMap<String, Arc<InMemory>>>> = OnceLock::new();
     STORES.get_or_init(Default::default)
@@ -98,43 +164,64 @@ impl Storage {
     /// Opens the storage of `spec`; a relative file path is taken relative to `base_dir`.
     pub fn open(spec: &StorageSpec, base_dir: &FsPath) -> Result<Storage, StorageError> {
         let raw = spec.url.trim();
+        let (target, key) = Target::parse(raw, base_dir)?;
+        let storage = Storage::open_target(target, raw, &spec.options)?;
+        Ok(if key.is_empty() { storage } else { storage.within(&key) })
+    }
+
+    /// Opens one backend; `raw` (the URL as given) is named in errors.
+    pub(crate) fn open_target(target: Target, raw: &str, options: &std::collections::BTreeMap<String, String>) -> Result<Storage, StorageError> {
         let bad = |message: String| StorageError::BadUrl { url: raw.to_string(), message };
-        if let Some(name) = raw.strip_prefix("memory://") {
-            // One in-memory store per name, shared by every job of this process.
-            let store = memory_stores().lock().expect("memory stores").entry(name.to_string()).or_default().clone();
-            return Ok(Storage { store, prefix: Path::default(), url: raw.into(), local_root: None });
-        }
-        if raw.starts_with("s3://") || raw.starts_with("s3a://") {
-            let url = url::Url::parse(raw).map_err(|e| bad(e.to_string()))?;
-            let mut builder = AmazonS3Builder::from_env().with_url(raw);
-            for (k, v) in &spec.options {
-                let key = match k.replace('-', "_").as_str() {
-                    "allow_http" => "aws_allow_http".to_string(),
-                    other => other.to_string(),
-                };
-                let key: AmazonS3ConfigKey = key.parse().map_err(|_| bad(format!("unknown S3 option `{k}`")))?;
-                builder = builder.with_config(key, v);
+        match target {
+            Target::Memory(name) => {
+                // One in-memory store per name, shared by every job of this process.
+                let store = memory_stores().lock().expect("memory stores").entry(name.clone()).or_default().clone();
+                Ok(Storage { store, prefix: Path::default(), url: format!("memory://{name}"), local_root: None })
             }
-            let store = builder.build().map_err(|e| bad(e.to_string()))?;
-            let prefix = Path::from(url.path().trim_matches('/'));
-            return Ok(Storage { store: Arc::new(store), prefix, url: raw.into(), local_root: None });
-        }
-        let dir = match raw.strip_prefix("file://") {
-            // `file:///abs` is absolute; `file://rel` is taken as a relative path.
-            Some(rest) => std::path::PathBuf::from(rest),
-            None if raw.contains("://") => {
-                return Err(bad("unsupported scheme; use file://, memory:// or s3://".into()));
+            Target::S3(bucket) => {
+                let url = format!("s3://{bucket}");
+                let mut builder = AmazonS3Builder::from_env().with_url(&url);
+                for (k, v) in options {
+                    let key = match k.replace('-', "_").as_str() {
+                        "allow_http" => "aws_allow_http".to_string(),
+                        other => other.to_string(),
+                    };
+                    let key: AmazonS3ConfigKey = key.parse().map_err(|_| bad(format!("unknown S3 option `{k}`")))?;
+                    builder = builder.with_config(key, v);
+                }
+                let store = builder.build().map_err(|e| bad(e.to_string()))?;
+                Ok(Storage { store: Arc::new(store), prefix: Path::default(), url, local_root: None })
             }
-            None => std::path::PathBuf::from(raw),
-        };
-        if !spec.options.is_empty() {
-            return Err(bad("`options` only apply to s3:// storage".into()));
+            Target::Local(dir) => {
+                if !options.is_empty() {
+                    return Err(bad("`options` only apply to s3:// storage".into()));
+                }
+                std::fs::create_dir_all(&dir).map_err(|e| bad(format!("cannot create directory {}: {e}", dir.display())))?;
+                let store = LocalFileSystem::new_with_prefix(&dir).map_err(|e| bad(e.to_string()))?.with_automatic_cleanup(true);
+                let url = format!("file://{}", dir.display());
+                Ok(Storage { store: Arc::new(store), prefix: Path::default(), url, local_root: Some(dir) })
+            }
         }
-        let dir = if dir.is_absolute() { dir } else { base_dir.join(dir) };
-        let dir = std::path::absolute(&dir).unwrap_or(dir);
-        std::fs::create_dir_all(&dir).map_err(|e| bad(format!("cannot create directory {}: {e}", dir.display())))?;
-        let store = LocalFileSystem::new_with_prefix(&dir).map_err(|e| bad(e.to_string()))?.with_automatic_cleanup(true);
-        Ok(Storage { store: Arc::new(store), prefix: Path::default(), url: format!("file://{}", dir.display()), local_root: Some(dir) })
+    }
+
+    /// The same backend, rooted at `key` below this root.
+    fn within(mut self, key: &str) -> Storage {
+        let key = key.trim_matches('/');
+        self.prefix = self.full(key);
+        self.url = self.url_of(key);
+        self
+    }
+
+    /// The canonical URL of `rel` under this root (`file:///abs/dir`,
+    /// `s3://bucket/key`, `memory://name/key`): the one form every listing,
+    /// log line and error prints.
+    pub fn url_of(&self, rel: &str) -> String {
+        let rel = rel.trim_matches('/');
+        match (rel.is_empty(), self.url.ends_with('/')) {
+            (true, _) => self.url.clone(),
+            (false, true) => format!("{}{rel}", self.url),
+            (false, false) => format!("{}/{rel}", self.url),
+        }
     }
 
     /// The URL, for messages.
@@ -260,6 +347,49 @@ impl Storage {
         self.prune_empty_dirs(rel);
         if let Some(root) = &self.local_root {
             let _ = std::fs::remove_dir(root.join(rel));
+        }
+    }
+
+    /// Temporary files of interrupted writes under `rel` (`name#N`, written by
+    /// object_store's local backend and renamed into place when complete; a
+    /// process killed in between leaves them, and listings never show them).
+    /// Only a `file://` store has them: elsewhere a write is one request.
+    pub fn temp_files(&self, rel: &str) -> Vec<Listed> {
+        fn walk(root: &FsPath, dir: &FsPath, out: &mut Vec<Listed>) {
+            let Ok(entries) = std::fs::read_dir(dir) else { return };
+            for e in entries.flatten() {
+                let p = e.path();
+                let Ok(meta) = e.metadata() else { continue };
+                if meta.is_dir() {
+                    walk(root, &p, out);
+                } else if e.file_name().to_string_lossy().contains('#')
+                    && let Ok(rel) = p.strip_prefix(root)
+                {
+                    let modified = meta.modified().unwrap_or(std::time::SystemTime::UNIX_EPOCH);
+                    out.push(Listed { path: rel.to_string_lossy().replace('\\', "/"), size: meta.len(), modified });
+                }
+            }
+        }
+        let mut out = Vec::new();
+        if let Some(root) = &self.local_root {
+            walk(root, &root.join(rel), &mut out);
+        }
+        out.sort_by(|a, b| a.path.cmp(&b.path));
+        out
+    }
+
+    /// Removes a temporary file found by [`Storage::temp_files`].
+    pub fn remove_temp(&self, rel: &str) -> Result<(), StorageError> {
+        let Some(root) = &self.local_root else { return Ok(()) };
+        match std::fs::remove_file(root.join(rel)) {
+            Ok(()) => Ok(()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+            Err(e) => Err(StorageError::Backend {
+                url: self.url.clone(),
+                op: "delete",
+                path: rel.into(),
+                source: Box::new(object_store::Error::Generic { store: "LocalFileSystem", source: Box::new(e) }),
+            }),
         }
     }
 

@@ -13,9 +13,10 @@ use anyhow::Context;
 use clap::{Parser, Subcommand};
 
 pub use run::{run_pipeline, run_pipeline_with};
-pub use storage::{CheckpointCommand, SavepointCommand};
+pub use storage::{CheckpointCommand, SavepointCommand, StorageCommand};
 
-use crate::dataflow::{JobControl, RunOptions};
+use crate::checkpoint::setup::StartFrom;
+use crate::dataflow::JobControl;
 use crate::runtime::Runtime;
 use crate::spec::Pipeline;
 
@@ -38,9 +39,17 @@ pub enum Command {
         /// Restore from this checkpoint: its directory (or `_metadata` file) as a path or URL.
         #[arg(long, conflicts_with = "resume")]
         from: Option<String>,
-        /// Restore from the newest completed checkpoint of this pipeline (start fresh if there is none).
+        /// Restore from the newest completed checkpoint of this pipeline (start fresh if there is
+        /// none), and take over the checkpoints of every earlier run (they count in
+        /// `checkpoints.retain` and go once superseded). If the pipeline's last run finished,
+        /// nothing runs: its committed output stays as it is.
         #[arg(long)]
         resume: bool,
+        /// With --from: claim that checkpoint's run (Flink's CLAIM mode), so that its
+        /// checkpoints, the one restored from included, are deleted once this run supersedes
+        /// them. Without it (NO_CLAIM), what --from names is never deleted. Not for savepoints.
+        #[arg(long, requires = "from")]
+        claim: bool,
         /// Let operators without state in the checkpoint start empty, and skip state of removed operators.
         #[arg(long)]
         allow_non_restored_state: bool,
@@ -58,6 +67,9 @@ pub enum Command {
     /// them in storage (also of jobs no longer running).
     #[command(subcommand)]
     Savepoint(SavepointCommand),
+    /// Storage of a pipeline, with no job running: `gc` removes what nothing needs.
+    #[command(subcommand)]
+    Storage(StorageCommand),
     /// Stop a running job with a final snapshot that commits its output: a
     /// savepoint with `--savepoint`, else a checkpoint. Prints where it is.
     Stop {
@@ -123,7 +135,7 @@ pub fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     init_logging();
     match cli.command {
-        Command::Run { pipeline, from, resume, allow_non_restored_state } => {
+        Command::Run { pipeline, from, resume, claim, allow_non_restored_state } => {
             let ctl = Arc::new(JobControl::default());
             let on_signal = ctl.clone();
             ctrlc::set_handler(move || {
@@ -131,13 +143,14 @@ pub fn main() -> anyhow::Result<()> {
                 on_signal.stop();
             })
             .context("cannot install the Ctrl-C handler")?;
-            let opts = RunOptions { from, resume, allow_non_restored_state };
+            let opts = StartFrom { from, resume, claim, claims: Vec::new(), allow_non_restored_state };
             let summary = run_pipeline_with(&pipeline, ctl, &opts)?;
             eprint!("{summary}");
             Ok(())
         }
         Command::Checkpoint(cmd) => storage::checkpoint_command(cmd),
         Command::Savepoint(cmd) => storage::savepoint_command(cmd),
+        Command::Storage(cmd) => storage::storage_command(cmd),
         Command::Stop { savepoint, drain, remote } => remote::stop(&remote, savepoint, drain),
         Command::Cancel { remote } => remote::cancel(&remote),
         Command::Check { pipeline, from, allow_non_restored_state, json } => storage::check(&pipeline, &from, allow_non_restored_state, json),

@@ -6,20 +6,22 @@ use std::sync::Arc;
 
 use anyhow::Context;
 
-use crate::dataflow::{Job, JobControl, JobStatus, JobSummary, RunOptions};
+use crate::checkpoint::lineage::Ending;
+use crate::checkpoint::setup::{self, Start, StartFrom};
+use crate::dataflow::{Job, JobControl, JobStatus, JobSummary};
 use crate::runtime::Runtime;
 use crate::spec::Pipeline;
 
 /// Runs `pipeline` to the end; `ctl` lets a caller stop it.
 pub fn run_pipeline(pipeline: &std::path::Path, ctl: Arc<JobControl>) -> anyhow::Result<JobSummary> {
-    run_pipeline_with(pipeline, ctl, &RunOptions::default())
+    run_pipeline_with(pipeline, ctl, &StartFrom::default())
 }
 
 /// Runs `pipeline` to the end with `opts` (restore from a checkpoint, …). A
 /// failure while the job runs restarts it in-process from its last completed
 /// checkpoint, as the pipeline's restart strategy allows; failures before any
 /// data flows (bad pipeline, bad component, `init` errors) are final.
-pub fn run_pipeline_with(pipeline: &std::path::Path, ctl: Arc<JobControl>, opts: &RunOptions) -> anyhow::Result<JobSummary> {
+pub fn run_pipeline_with(pipeline: &std::path::Path, ctl: Arc<JobControl>, opts: &StartFrom) -> anyhow::Result<JobSummary> {
     let pipeline = Pipeline::load(pipeline)?;
     let runtime = Runtime::for_pipeline(&pipeline)?;
     let io = super::io_runtime()?;
@@ -30,7 +32,22 @@ pub fn run_pipeline_with(pipeline: &std::path::Path, ctl: Arc<JobControl>, opts:
     let mut opts = opts.clone();
     let mut attempt = 0u32;
     loop {
-        let job = Job::build(&pipeline, &runtime, ctl.next_attempt(), &opts, io.handle().clone());
+        let prepared = io.block_on(setup::prepare(&pipeline.spec, &pipeline.base_dir, &opts));
+        let job = match prepared {
+            Ok(Start::Finished(last)) => {
+                let why = format!(
+                    "pipeline `{name}` finished (run {}, {}): nothing to resume, and its committed output stays as it is. \
+                     Run it without --resume to process its input again from the start, or with --from to restore a kept checkpoint or a savepoint.",
+                    last.run_id,
+                    last.ended.as_ref().map_or("", |e| e.at.as_str())
+                );
+                tracing::warn!(event = "nothing-to-resume", run = %last.run_id, "{why}");
+                ctl.set_status(JobStatus::Finished);
+                return Ok(JobSummary::nothing_to_resume(why));
+            }
+            Ok(Start::Run(setup)) => Job::build(&pipeline, &runtime, ctl.next_attempt(), setup, io.handle().clone()),
+            Err(e) => Err(e.into()),
+        };
         let job = match job {
             Ok(job) => job,
             Err(e) => {
@@ -46,9 +63,9 @@ pub fn run_pipeline_with(pipeline: &std::path::Path, ctl: Arc<JobControl>, opts:
                 summary.restarts = attempt;
                 // Persistent checkpoints: the policy for a finished or cancelled job.
                 let policy = if summary.stopped { policies.on_cancel } else { policies.on_finish };
-                let reason = if summary.stopped { "cancelled" } else { "finished" };
+                let (how, reason) = if summary.stopped { (Ending::Cancelled, "cancelled") } else { (Ending::Finished, "finished") };
                 let keep = (policy == crate::spec::EndPolicy::Keep).then_some(reason);
-                match end.apply(keep) {
+                match end.apply(how, keep) {
                     Ok(kept) => summary.checkpoints.kept = kept,
                     Err(e) => tracing::warn!(error = %e, "cannot apply the end-of-job checkpoint policy"),
                 }
@@ -66,7 +83,7 @@ pub fn run_pipeline_with(pipeline: &std::path::Path, ctl: Arc<JobControl>, opts:
         attempt += 1;
         let Some(wait) = restart.backoff(attempt).filter(|_| !ctl.is_stopped()) else {
             // Failed for good: the last checkpoint is always kept.
-            let kept = end.apply(Some("failed")).ok().flatten();
+            let kept = end.apply(Ending::Failed, Some("failed")).ok().flatten();
             let kept = kept.map_or(kept_msg(&latest), |k| format!("kept checkpoint: {k}"));
             ctl.set_status(JobStatus::Failed);
             let why = match restart.strategy {
@@ -85,10 +102,12 @@ pub fn run_pipeline_with(pipeline: &std::path::Path, ctl: Arc<JobControl>, opts:
         );
         ctl.set_status(JobStatus::Restarting);
         std::thread::sleep(wait);
-        // Resume from this job's last completed checkpoint (or where it started from).
+        // Resume from this job's last completed checkpoint (or where it started
+        // from), claiming the attempt that failed: its checkpoints are this job's.
         if let Some(l) = latest {
-            (opts.from, opts.resume) = (Some(l), false);
+            (opts.from, opts.resume, opts.claim) = (Some(l), false, false);
         }
+        opts.claims.push(ctl.run_id());
     }
 }
 

@@ -3,11 +3,12 @@
 //! restores into a pipeline.
 
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use clap::Subcommand;
 
 use super::io_runtime;
-use crate::checkpoint::{Storage, catalog};
+use crate::checkpoint::{Storage, catalog, owner};
 use crate::runtime::Runtime;
 use crate::spec::{Pipeline, StorageSpec};
 
@@ -16,7 +17,7 @@ pub(super) fn check(pipeline: &Path, from: &str, allow: bool, json: bool) -> any
     use crate::checkpoint::restore;
     let p = Pipeline::load(pipeline)?;
     let io = io_runtime()?;
-    let found = io.block_on(catalog::open(from, &p.spec.storage, &p.base_dir))?;
+    let found = io.block_on(catalog::open(from, &p.spec.storage))?;
     let mut state = io.block_on(restore::load(&found, &p.spec, allow))?;
     let runtime = Runtime::for_pipeline(&p)?;
     let mut report = Vec::new();
@@ -113,39 +114,23 @@ pub(super) fn checkpoint_command(cmd: CheckpointCommand) -> anyhow::Result<()> {
         CheckpointCommand::List { pipeline, json } => {
             let p = Pipeline::load(&pipeline)?;
             let storage = Storage::open(&p.spec.storage, &p.base_dir)?;
-            let listing = io.block_on(catalog::list(&storage, &p.spec.name))?;
-            let rows: Vec<serde_json::Value> = listing
-                .completed
-                .iter()
-                .map(|(dir, m)| {
-                    let mut row = m.summary(format!("{}/{dir}", storage.url()));
-                    row["kept"] = listing.kept.contains(dir).into();
-                    row
-                })
-                .collect();
+            let inv = io.block_on(catalog::scan(&storage, &p.spec.name))?;
+            let rows: Vec<serde_json::Value> = inv.completed.iter().map(|(dir, m)| inv.row(&storage, dir, m)).collect();
             if json {
                 println!("{}", serde_json::to_string_pretty(&rows)?);
             } else {
-                println!("{:>6}  {:<10} {:<9} {:<25} {:>12}  {:<5} path", "id", "kind", "trigger", "triggered at", "state bytes", "kept");
-                for r in &rows {
-                    println!(
-                        "{:>6}  {:<10} {:<9} {:<25} {:>12}  {:<5} {}",
-                        r["id"].as_u64().unwrap_or(0), r["kind"].as_str().unwrap_or(""), r["trigger"].as_str().unwrap_or(""),
-                        r["triggered-at"].as_str().unwrap_or(""), r["state-size"].as_u64().unwrap_or(0), r["kept"].as_bool().unwrap_or(false),
-                        r["path"].as_str().unwrap_or("")
-                    );
-                }
-                for (dir, why) in &listing.unreadable {
-                    eprintln!("unreadable: {dir}: {why}");
+                print_rows(&rows, true);
+                for (dir, why) in &inv.unreadable {
+                    eprintln!("unreadable: {}: {why}", storage.url_of(dir));
                 }
             }
         }
         CheckpointCommand::Trigger { remote } => super::remote::trigger(&remote, "/v1/checkpoints", None)?,
         CheckpointCommand::Promote { checkpoint, to, pipeline } => {
-            let (spec, base) = storage_options(pipeline.as_deref())?;
-            let found = io.block_on(catalog::open(&checkpoint, &spec, &base))?;
+            let spec = storage_options(pipeline.as_deref())?;
+            let found = io.block_on(catalog::open(&checkpoint, &spec))?;
             let (to_storage, to_dir) = match &to {
-                Some(t) => catalog::locate(t, &spec, &base)?,
+                Some(t) => catalog::locate(t, &spec)?,
                 None => {
                     let Some((root, _)) = found.dir.split_once("/checkpoints/") else {
                         anyhow::bail!("`{checkpoint}` is not in a checkpoint area; say where to write the savepoint with --to");
@@ -154,7 +139,7 @@ pub(super) fn checkpoint_command(cmd: CheckpointCommand) -> anyhow::Result<()> {
                 }
             };
             io.block_on(catalog::promote(&found, &to_storage, &to_dir))?;
-            println!("{}/{to_dir}", to_storage.url());
+            println!("{}", to_storage.url_of(&to_dir));
         }
         CheckpointCommand::Inspect { location, pipeline, json } => inspect(&location, pipeline.as_deref(), json)?,
     }
@@ -163,21 +148,39 @@ pub(super) fn checkpoint_command(cmd: CheckpointCommand) -> anyhow::Result<()> {
 
 
 /// The storage options (S3 endpoint, credentials) of `pipeline`, if given.
-fn storage_options(pipeline: Option<&Path>) -> anyhow::Result<(StorageSpec, PathBuf)> {
+fn storage_options(pipeline: Option<&Path>) -> anyhow::Result<StorageSpec> {
     Ok(match pipeline {
-        Some(p) => {
-            let p = Pipeline::load(p)?;
-            (p.spec.storage.clone(), p.base_dir.clone())
-        }
-        None => (StorageSpec::default(), PathBuf::from(".")),
+        Some(p) => Pipeline::load(p)?.spec.storage,
+        None => StorageSpec::default(),
     })
+}
+
+fn print_rows(rows: &[serde_json::Value], checkpoints: bool) {
+    println!(
+        "{:>6}  {:<10} {:<9} {:<25} {:>12} {:>12}  {:<5} path",
+        "id", "kind", "trigger", "triggered at", "state bytes", "shared", if checkpoints { "kept" } else { "" }
+    );
+    for r in rows {
+        let kept = if checkpoints { r["kept"].as_bool().unwrap_or(false).to_string() } else { String::new() };
+        println!(
+            "{:>6}  {:<10} {:<9} {:<25} {:>12} {:>12}  {:<5} {}",
+            r["id"].as_u64().unwrap_or(0),
+            r["kind"].as_str().unwrap_or(""),
+            r["trigger"].as_str().unwrap_or(""),
+            r["triggered-at"].as_str().unwrap_or(""),
+            r["state-size"].as_u64().unwrap_or(0),
+            r["shared-bytes"].as_u64().unwrap_or(0),
+            kept,
+            r["path"].as_str().unwrap_or("")
+        );
+    }
 }
 
 /// `host checkpoint inspect` and `host savepoint inspect`: what a snapshot holds.
 fn inspect(location: &str, pipeline: Option<&Path>, json: bool) -> anyhow::Result<()> {
     let io = io_runtime()?;
-    let (spec, base) = storage_options(pipeline)?;
-    let found = io.block_on(catalog::open(location, &spec, &base))?;
+    let spec = storage_options(pipeline)?;
+    let found = io.block_on(catalog::open(location, &spec))?;
     let m = &found.metadata;
     if json {
         println!("{}", serde_json::to_string_pretty(m)?);
@@ -185,6 +188,10 @@ fn inspect(location: &str, pipeline: Option<&Path>, json: bool) -> anyhow::Resul
     }
     let kind = format!("{:?}", m.kind).to_lowercase();
     println!("{kind} {} of pipeline `{}` (run {}), {:?}, triggered {}, took {} ms", m.id, m.pipeline, m.run_id, m.trigger, m.triggered_at, m.duration_ms);
+    println!("at {}", found.url());
+    if let Some(o) = &m.promoted_from {
+        println!("promoted from {:?} {} ({:?}) at {}", o.kind, o.id, o.trigger, o.path);
+    }
     println!("state: {} bytes ({} uploaded for it)", m.state_size, m.uploaded_size);
     for (id, pos) in &m.sources {
         println!("source {id}: position {pos}");
@@ -253,35 +260,94 @@ pub(super) fn savepoint_command(cmd: SavepointCommand) -> anyhow::Result<()> {
             let io = io_runtime()?;
             let p = Pipeline::load(&pipeline)?;
             let storage = Storage::open(&p.spec.storage, &p.base_dir)?;
-            let list = io.block_on(catalog::savepoints(&storage, &p.spec.name))?;
-            let rows: Vec<serde_json::Value> = list
-                .iter()
-                .map(|(dir, m)| m.summary(format!("{}/{dir}", storage.url())))
-                .collect();
+            let inv = io.block_on(catalog::scan(&storage, &p.spec.name))?;
+            let rows: Vec<serde_json::Value> = inv.savepoints.iter().map(|(dir, m)| inv.row(&storage, dir, m)).collect();
             if json {
                 println!("{}", serde_json::to_string_pretty(&rows)?);
             } else {
-                println!("{:>6}  {:<9} {:<25} {:>12}  path", "id", "trigger", "triggered at", "state bytes");
-                for r in &rows {
-                    println!(
-                        "{:>6}  {:<9} {:<25} {:>12}  {}",
-                        r["id"].as_u64().unwrap_or(0), r["trigger"].as_str().unwrap_or(""), r["triggered-at"].as_str().unwrap_or(""),
-                        r["state-size"].as_u64().unwrap_or(0), r["path"].as_str().unwrap_or("")
-                    );
-                }
+                print_rows(&rows, false);
             }
             Ok(())
         }
         SavepointCommand::Dispose { location, pipeline, json } => {
             let io = io_runtime()?;
-            let (spec, base) = storage_options(pipeline.as_deref())?;
-            let (path, files) = io.block_on(catalog::dispose(&location, &spec, &base))?;
+            let spec = storage_options(pipeline.as_deref())?;
+            let found = io.block_on(catalog::open(&location, &spec))?;
+            let d = io.block_on(owner::dispose(&found))?;
             if json {
-                println!("{}", serde_json::json!({ "disposed": path, "files": files }));
+                println!("{}", serde_json::to_string_pretty(&d)?);
             } else {
-                println!("disposed of {path} ({files} files)");
+                println!("disposed of {} ({} files, {} bytes)", d.disposed, d.removed.len(), d.bytes);
+                for l in &d.left {
+                    println!("left (not the savepoint's): {l}");
+                }
+                for o in &d.outside {
+                    println!("left (referenced from outside its directory): {o}");
+                }
             }
             Ok(())
         }
     }
+}
+
+/// `host storage …`
+#[derive(Debug, Subcommand)]
+pub enum StorageCommand {
+    /// Remove, with no job of the pipeline running, what the owner of its
+    /// storage would remove: checkpoints of dead runs that a later run
+    /// superseded, checkpoints beyond `checkpoints.retain`, the end-of-job
+    /// clean-up of a job killed while it ended, unreferenced state files,
+    /// temporary files of interrupted writes and snapshot directories without
+    /// metadata older than the grace period, and records of runs with nothing
+    /// left. Never touches savepoints or kept checkpoints. Prints what it removes.
+    Gc {
+        /// The pipeline file (names the pipeline, its storage and its retention).
+        pipeline: PathBuf,
+        /// Print what would be removed; remove nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// Leave garbage and unreferenced state younger than this.
+        #[arg(long, default_value = "10m", value_parser = parse_duration)]
+        grace: Duration,
+        /// Run even if the pipeline's newest run, started on another machine or
+        /// before a reboot, has not recorded its end (make sure no job runs).
+        #[arg(long)]
+        force: bool,
+        /// Print JSON for scripts.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+fn parse_duration(s: &str) -> Result<Duration, String> {
+    humantime::parse_duration(s).map_err(|e| format!("`{s}`: {e} (for example 10m, 30s, 0s)"))
+}
+
+/// Runs a `host storage` verb.
+pub(super) fn storage_command(cmd: StorageCommand) -> anyhow::Result<()> {
+    let StorageCommand::Gc { pipeline, dry_run, grace, force, json } = cmd;
+    let io = io_runtime()?;
+    let p = Pipeline::load(&pipeline)?;
+    let storage = Storage::open(&p.spec.storage, &p.base_dir)?;
+    let opts = owner::GcOptions { retain: p.spec.checkpoints.retain, grace, dry_run, force };
+    let (plan, report) = io.block_on(owner::gc(&storage, &p.spec.name, &opts))?;
+    let done = if dry_run { &plan.removals } else { &report.removed };
+    let bytes: u64 = done.iter().map(|r| r.bytes).sum();
+    if json {
+        let rows: Vec<serde_json::Value> = done
+            .iter()
+            .map(|r| serde_json::json!({ "path": storage.url_of(r.path()), "bytes": r.bytes, "why": r.why.to_string() }))
+            .collect();
+        println!("{}", serde_json::to_string_pretty(&serde_json::json!({ "dry-run": dry_run, "removed": rows, "bytes": bytes }))?);
+        return Ok(());
+    }
+    let verb = if dry_run { "would remove" } else { "removed" };
+    for r in done {
+        println!("{verb} {} ({} bytes): {}", storage.url_of(r.path()), r.bytes, r.why);
+    }
+    if report.pinned > 0 {
+        println!("left {} state files that an upload is using", report.pinned);
+    }
+    println!("{} {} objects, {bytes} bytes{}", if dry_run { "would free" } else { "freed" }, done.len(), if dry_run { " (dry run: nothing removed)" } else { "" });
+    Ok(())
 }

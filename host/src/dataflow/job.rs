@@ -16,9 +16,12 @@ use super::message::Message;
 use super::output::{Disconnected, Edge, Outputs, Route};
 use super::task::{self, SinkLink, SourceLink, TaskStats};
 use crate::checkpoint::coordinator::Participants;
+use crate::checkpoint::lineage::Ending;
+use crate::checkpoint::owner::Owner;
+use crate::checkpoint::setup::RunSetup;
 use crate::checkpoint::{
-    CheckpointConfig, CheckpointError, CheckpointStats, Coordinator, CoordinatorInbox, Event, Kind, Pins, Request,
-    RestoreState, Storage, TriggerState, TriggerStatus, Uploader, catalog, layout, restore,
+    CheckpointConfig, CheckpointError, CheckpointStats, Coordinator, CoordinatorInbox, Event, Kind, Request, TriggerState,
+    TriggerStatus, Uploader,
 };
 use crate::connectors::{self, ConnectorError};
 use crate::runtime::{Grants, Limits, OperatorComponent, OperatorInstance, Runtime, RuntimeError};
@@ -222,10 +225,29 @@ pub struct JobSummary {
     pub checkpoints: CheckpointStats,
     /// In-process restarts before this (successful) attempt.
     pub restarts: u32,
+    /// Set when nothing ran: `--resume` of a pipeline that had finished (why, for the user).
+    pub nothing_to_resume: Option<String>,
+}
+
+impl JobSummary {
+    /// The summary of a `--resume` that found the pipeline finished: nothing ran.
+    pub fn nothing_to_resume(why: String) -> JobSummary {
+        JobSummary {
+            nodes: Vec::new(),
+            elapsed: Duration::ZERO,
+            stopped: false,
+            checkpoints: CheckpointStats::default(),
+            restarts: 0,
+            nothing_to_resume: Some(why),
+        }
+    }
 }
 
 impl std::fmt::Display for JobSummary {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if let Some(why) = &self.nothing_to_resume {
+            return writeln!(f, "{why}");
+        }
         let how = if self.stopped { "stopped" } else { "finished" };
         writeln!(f, "job {how} in {:.3}s", self.elapsed.as_secs_f64())?;
         writeln!(
@@ -269,32 +291,19 @@ impl std::fmt::Display for JobSummary {
     }
 }
 
-/// How a run starts.
-#[derive(Clone, Debug, Default)]
-pub struct RunOptions {
-    /// Restore from this checkpoint (path or URL).
-    pub from: Option<String>,
-    /// Restore from the newest completed checkpoint of the pipeline, if there is one.
-    pub resume: bool,
-    /// Start operators with no state in the checkpoint empty, and skip state of operators no longer in the pipeline.
-    pub allow_non_restored_state: bool,
-}
-
 /// Applies the end-of-job policy to a run's checkpoints (persistent checkpoints).
 #[derive(Clone)]
 pub struct EndOfRun {
-    storage: Storage,
-    pins: Pins,
-    pipeline: String,
-    run_id: String,
+    owner: Arc<Owner>,
     rt: tokio::runtime::Handle,
 }
 
 impl EndOfRun {
-    /// Keeps the run's last checkpoint, marked with `reason` (returns where it is),
-    /// or, with `None`, deletes the run's checkpoints.
-    pub fn apply(&self, keep: Option<&str>) -> Result<Option<String>, CheckpointError> {
-        self.rt.block_on(crate::checkpoint::retention::end_of_run(&self.storage, &self.pins, &self.pipeline, &self.run_id, keep))
+    /// Records how the run ended, then keeps the newest checkpoint of its
+    /// lineage, marked with `keep`'s reason (returns where it is), or, with
+    /// `None`, deletes the lineage's checkpoints.
+    pub fn apply(&self, how: Ending, keep: Option<&str>) -> Result<Option<String>, CheckpointError> {
+        self.rt.block_on(self.owner.end(how, keep))
     }
 }
 
@@ -327,40 +336,11 @@ impl Job {
         pipeline: &Pipeline,
         runtime: &Runtime,
         ctl: Arc<JobControl>,
-        opts: &RunOptions,
+        setup: RunSetup,
         rt: tokio::runtime::Handle,
     ) -> Result<Job, JobError> {
         let spec = &pipeline.spec;
-        let storage = Storage::open(&spec.storage, &pipeline.base_dir).map_err(CheckpointError::from)?;
-        rt.block_on(storage.check_reachable(Duration::from_secs(15))).map_err(CheckpointError::from)?;
-        let found = match (&opts.from, opts.resume) {
-            (Some(from), _) => Some(rt.block_on(catalog::open(from, &spec.storage, &pipeline.base_dir))?),
-            (None, true) => {
-                let latest = rt.block_on(catalog::latest(&storage, &spec.name))?;
-                if latest.is_none() {
-                    tracing::warn!(storage = %storage.url(), "--resume: no completed checkpoint of `{}` yet; starting from the beginning", spec.name);
-                }
-                latest
-            }
-            (None, false) => None,
-        };
-        let mut restore = match &found {
-            Some(f) => {
-                let r = rt.block_on(restore::load(f, spec, opts.allow_non_restored_state))?;
-                tracing::info!(event = "restoring", checkpoint = f.metadata.id, from = %format!("{}/{}", f.storage.url(), f.dir), "restoring from checkpoint");
-                r
-            }
-            None => RestoreState::default(),
-        };
-        let run_id = layout::new_run_id();
-        let pins = Pins::default();
-        let listing = rt.block_on(catalog::list(&storage, &spec.name))?;
-        let savepoints = rt.block_on(catalog::savepoints(&storage, &spec.name))?;
-        let newest = listing.completed.iter().chain(&savepoints).map(|(_, m)| m.id).max().unwrap_or(0);
-        let first_id = newest.max(restore.from.as_ref().map_or(0, |f| f.1)) + 1;
-        if let Err(e) = rt.block_on(Coordinator::clean_up_at_start(&storage, &pins, &spec.name, &run_id, spec.checkpoints.retain)) {
-            tracing::warn!(error = %e, "cannot clean up what earlier runs left in storage; continuing");
-        }
+        let RunSetup { storage, run_id, mut restore, restored_from, first_id, pins, owner } = setup;
         for sink in &spec.sinks {
             if let crate::spec::SinkSpec::Stdout(s) = sink {
                 tracing::info!(sink = %s.id, "stdout sink is at-least-once: after a restore it repeats what it printed since the checkpoint");
@@ -501,7 +481,7 @@ impl Job {
         }
 
         let stats = ctl.stats();
-        stats.lock().expect("stats").restored_from = found.as_ref().map(|f| format!("{}/{}", f.storage.url(), f.dir));
+        stats.lock().expect("stats").restored_from = restored_from;
         *ctl.shared.run_id.lock().expect("run id") = run_id.clone();
         let cfg = CheckpointConfig {
             pipeline: spec.name.clone(),
@@ -516,8 +496,8 @@ impl Job {
             savepoint_retain: spec.savepoints.retain,
             savepoint_max_age: spec.savepoints.max_age.map(|a| a.0),
         };
-        let end = EndOfRun { storage: storage.clone(), pins: pins.clone(), pipeline: spec.name.clone(), run_id: cfg.run_id.clone(), rt: rt.clone() };
-        let coordinator = Coordinator::new(cfg, storage, pins, inbox_rx, parts, ctl.clone(), stats.clone());
+        let end = EndOfRun { owner: owner.clone(), rt: rt.clone() };
+        let coordinator = Coordinator::new(cfg, storage, pins, inbox_rx, parts, ctl.clone(), stats.clone(), owner);
         Ok(Job { end, tasks, order, ctl, rt, coordinator, inbox, stats })
     }
 
@@ -592,6 +572,6 @@ impl Job {
             })
             .collect();
         let checkpoints = self.stats.lock().expect("stats").clone();
-        Ok(JobSummary { nodes, elapsed: started.elapsed(), stopped: self.ctl.is_stopped(), checkpoints, restarts: 0 })
+        Ok(JobSummary { nodes, elapsed: started.elapsed(), stopped: self.ctl.is_stopped(), checkpoints, restarts: 0, nothing_to_resume: None })
     }
 }

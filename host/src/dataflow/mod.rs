@@ -8,4 +8,4 @@ pub mod message;
 pub mod output;
 mod task;
 
-pub use job::{EndOfRun, Job, JobControl, JobError, JobStatus, JobSummary, NodeStats, RunOptions};
+pub use job::{EndOfRun, Job, JobControl, JobError, JobStatus, JobSummary, NodeStats};

@@ -126,7 +126,7 @@ checkpoints:
 
     // A fresh run restored from it: the blob it reports is the saved one.
     std::fs::remove_file(dir.path().join("out.txt")).ok();
-    let opts = cairn_host::dataflow::RunOptions { from: Some(latest), ..Default::default() };
+    let opts = cairn_host::checkpoint::setup::StartFrom { from: Some(latest), ..Default::default() };
     cairn_host::cli::run_pipeline_with(&p, std::sync::Arc::default(), &opts).unwrap();
     let text = std::fs::read_to_string(dir.path().join("out.txt")).unwrap();
     assert_eq!(checksum(&text).as_deref(), Some(first.as_str()));

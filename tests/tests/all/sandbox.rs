@@ -168,7 +168,7 @@ checkpoints:
     let from = summary.checkpoints.latest.unwrap();
     for (how, expect) in [("endless-loop", "call timeout"), ("error", "cannot decode state")] {
         let p = write_pipeline(dir.path(), &yaml(&format!("{{ fail-in: restore, how: {how} }}")));
-        let opts = cairn_host::dataflow::RunOptions { from: Some(from.clone()), ..Default::default() };
+        let opts = cairn_host::checkpoint::setup::StartFrom { from: Some(from.clone()), ..Default::default() };
         let err = format!("{:#}", cairn_host::cli::run_pipeline_with(&p, std::sync::Arc::default(), &opts).unwrap_err());
         assert!(err.contains("operator `bad` subtask 0") && err.contains("`restore-finish`") && err.contains(expect), "{err}");
     }
