@@ -15,12 +15,14 @@ use std::time::{Duration, Instant, SystemTime};
 use bytes::Bytes;
 use tracing::Instrument;
 use crossbeam_channel::Sender;
-use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender};
+use tokio::sync::mpsc::UnboundedReceiver;
 
-use super::metadata::{FORMAT, Kind, METADATA_FILE, Metadata, OperatorState, StateHandle, Trigger, VERSION};
-use super::{Ack, AckPayload, CheckpointError, Pins, SinkCommand, SourceCommand, Storage, catalog, layout, retention};
-use crate::dataflow::JobControl;
-use crate::dataflow::message::Barrier;
+use super::metadata::{FORMAT, METADATA_FILE, Metadata, OperatorState, VERSION};
+use super::{CheckpointError, Pins, Storage, catalog, layout, retention};
+use crate::control::{
+    Ack, AckPayload, Barrier, CheckpointStats, Event, JobControl, Kind, Record, Request, SinkCommand, SourceCommand, StateHandle,
+    SubtaskRecord, Trigger, TriggerState, TriggerStatus,
+};
 
 /// Pacing and placement of a job's checkpoints.
 #[derive(Clone, Debug)]
@@ -47,142 +49,6 @@ pub struct CheckpointConfig {
     pub savepoint_retain: Option<usize>,
     /// Periodic savepoints older than this are deleted.
     pub savepoint_max_age: Option<Duration>,
-}
-
-/// A snapshot asked for by a user (REST API or CLI).
-#[derive(Clone, Debug)]
-pub struct Request {
-    /// The id the asker polls ([`CheckpointStats::triggers`]).
-    pub trigger_id: String,
-    /// A checkpoint or a savepoint.
-    pub kind: Kind,
-    /// End the job with this snapshot: `Some(drain)`, where `drain` first sends
-    /// the final watermark so that event-time windows flush.
-    pub stop: Option<bool>,
-}
-
-/// Where a requested snapshot stands.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum TriggerState {
-    /// Waiting for the snapshot in flight to end.
-    Pending,
-    /// Barriers are flowing.
-    InProgress,
-    /// Completed: `path` says where.
-    Completed,
-    /// Failed: `reason` says why.
-    Failed,
-}
-
-/// A requested snapshot, as the API reports it.
-#[derive(Clone, Debug, serde::Serialize)]
-#[serde(rename_all = "kebab-case")]
-pub struct TriggerStatus {
-    /// Where it stands.
-    pub status: TriggerState,
-    /// Checkpoint or savepoint.
-    pub kind: Kind,
-    /// Whether it ends the job.
-    pub stop: bool,
-    /// The snapshot id, once triggered.
-    pub id: Option<u64>,
-    /// Where it was written, once completed.
-    pub path: Option<String>,
-    /// Why it failed.
-    pub reason: Option<String>,
-    /// Whether its outcome was reported to a poller (a job that ends with a
-    /// stop request keeps its API up a moment until it is).
-    #[serde(skip)]
-    pub delivered: bool,
-}
-
-/// What the coordinator hears.
-#[derive(Debug)]
-pub enum Event {
-    /// A task acknowledged a checkpoint.
-    Ack(Ack),
-    /// A source read all of its input and waits for the final checkpoint.
-    SourceExhausted(String),
-    /// Every task has ended: stop.
-    Shutdown,
-    /// The coordinator's own timer (never sent by tasks).
-    Timer,
-    /// A user asks for a snapshot.
-    Request(Request),
-}
-
-/// Where tasks send [`Event`]s.
-pub type CoordinatorInbox = UnboundedSender<Event>;
-
-/// One finished (completed or failed) checkpoint or savepoint, for logs and the API.
-#[derive(Clone, Debug, serde::Serialize)]
-#[serde(rename_all = "kebab-case")]
-pub struct Record {
-    /// Checkpoint id.
-    pub id: u64,
-    /// Checkpoint or savepoint.
-    pub kind: Kind,
-    /// What started it.
-    pub trigger: Trigger,
-    /// `completed` or `failed`.
-    pub status: &'static str,
-    /// Why it failed.
-    pub reason: Option<String>,
-    /// State bytes referenced.
-    pub size: u64,
-    /// Trigger to end, ms.
-    pub duration_ms: u64,
-    /// Its directory in storage (completed ones).
-    pub path: Option<String>,
-    /// State per operator, by subtask (completed ones).
-    pub operators: BTreeMap<String, Vec<SubtaskRecord>>,
-}
-
-/// One operator subtask's part in a snapshot.
-#[derive(Clone, Debug, serde::Serialize)]
-#[serde(rename_all = "kebab-case")]
-pub struct SubtaskRecord {
-    /// Subtask index.
-    pub subtask: usize,
-    /// State bytes.
-    pub size: u64,
-    /// Bytes uploaded for this snapshot (0: unchanged since an earlier one).
-    pub uploaded: u64,
-    /// State format and version declared by the operator.
-    pub format: String,
-    /// State schema version.
-    pub version: u32,
-    /// SHA-256 of the state.
-    pub sha256: String,
-}
-
-/// Counters and history of a job's checkpoints and savepoints (over every
-/// attempt of the job: in-process restarts keep counting).
-#[derive(Clone, Debug, Default, serde::Serialize)]
-#[serde(rename_all = "kebab-case")]
-pub struct CheckpointStats {
-    /// Completed checkpoints.
-    pub completed: u64,
-    /// Failed (aborted) checkpoints.
-    pub failed: u64,
-    /// Completed savepoints.
-    pub savepoints_completed: u64,
-    /// Failed savepoints.
-    pub savepoints_failed: u64,
-    /// The newest completed checkpoint's directory.
-    pub latest: Option<String>,
-    /// The checkpoint this run was restored from.
-    pub restored_from: Option<String>,
-    /// Every checkpoint of this run, oldest first.
-    pub history: Vec<Record>,
-    /// The checkpoint kept when the job ended (persistent), if the policy kept one.
-    pub kept: Option<String>,
-    /// The savepoint the job was stopped with.
-    pub final_savepoint: Option<String>,
-    /// Snapshots asked for by users, by trigger id.
-    #[serde(skip)]
-    pub triggers: BTreeMap<String, TriggerStatus>,
 }
 
 /// The tasks that take part in every checkpoint.
