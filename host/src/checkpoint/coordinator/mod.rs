@@ -8,21 +8,24 @@
 //! number of tolerable consecutive checkpoint failures (a failed savepoint is
 //! reported to whoever asked for it and does not count).
 
+mod in_flight;
+mod pacing;
+mod stats;
+
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use tracing::Instrument;
 use crossbeam_channel::Sender;
 use tokio::sync::mpsc::UnboundedReceiver;
 
+use self::in_flight::InFlight;
+use self::pacing::Pacing;
 use super::metadata::{FORMAT, METADATA_FILE, Metadata, OperatorState, VERSION};
 use super::{CheckpointError, Pins, Storage, catalog, layout, retention};
-use crate::control::{
-    Ack, AckPayload, Barrier, CheckpointStats, Event, JobControl, Kind, Record, Request, SinkCommand, SourceCommand, StateHandle,
-    SubtaskRecord, Trigger, TriggerState, TriggerStatus,
-};
+use crate::control::{Barrier, CheckpointStats, Event, JobControl, Kind, Request, SinkCommand, SourceCommand, Trigger, TriggerState, TriggerStatus};
 
 /// Pacing and placement of a job's checkpoints.
 #[derive(Clone, Debug)]
@@ -64,25 +67,6 @@ pub struct Participants {
     pub operators: BTreeMap<String, (String, usize)>,
 }
 
-struct InFlight {
-    id: u64,
-    kind: Kind,
-    trigger: Trigger,
-    /// The last snapshot of the run: sources end after its barrier.
-    last: bool,
-    /// Where its metadata goes.
-    dir: String,
-    request: Option<String>,
-    uploaded_by: BTreeMap<(String, usize), u64>,
-    started: Instant,
-    triggered_at: SystemTime,
-    waiting: BTreeSet<(String, usize)>,
-    sources: BTreeMap<String, serde_json::Value>,
-    sinks: BTreeMap<String, serde_json::Value>,
-    operators: BTreeMap<String, BTreeMap<usize, StateHandle>>,
-    uploaded: u64,
-}
-
 /// The coordinator of one job.
 pub struct Coordinator {
     cfg: CheckpointConfig,
@@ -114,8 +98,7 @@ impl Coordinator {
     pub async fn run(mut self) -> Result<(), CheckpointError> {
         let mut next_id = self.cfg.first_id;
         let mut in_flight: Option<InFlight> = None;
-        let mut next_periodic = self.cfg.interval.map(|i| Instant::now() + i);
-        let mut next_savepoint = self.cfg.savepoint_interval.map(|i| Instant::now() + i);
+        let mut pacing = Pacing::new(self.cfg.interval, self.cfg.savepoint_interval, self.cfg.min_pause, self.cfg.timeout, Instant::now());
         let mut queued: VecDeque<Request> = VecDeque::new();
         let mut exhausted = BTreeSet::new();
         let mut failures = 0u32;
@@ -132,9 +115,9 @@ impl Coordinator {
                         in_flight = Some(self.trigger(next_id, r.kind, trigger, r.stop, Some(r.trigger_id)));
                     } else if all_exhausted {
                         in_flight = Some(self.trigger(next_id, Kind::Checkpoint, Trigger::Final, None, None));
-                    } else if next_savepoint.is_some_and(|t| now >= t) {
+                    } else if pacing.savepoint_due(now) {
                         in_flight = Some(self.trigger(next_id, Kind::Savepoint, Trigger::Periodic, None, None));
-                    } else if next_periodic.is_some_and(|t| now >= t) {
+                    } else if pacing.checkpoint_due(now) {
                         in_flight = Some(self.trigger(next_id, Kind::Checkpoint, Trigger::Periodic, None, None));
                     }
                     if in_flight.is_some() {
@@ -142,10 +125,7 @@ impl Coordinator {
                     }
                 }
             }
-            let deadline = match &in_flight {
-                Some(f) => f.started + self.cfg.timeout,
-                None => [next_periodic, next_savepoint].into_iter().flatten().min().unwrap_or_else(|| Instant::now() + Duration::from_secs(3600)),
-            };
+            let deadline = pacing.deadline(in_flight.as_ref().map(|f| f.started), Instant::now());
             let wake = tokio::select! {
                 e = self.inbox.recv() => e,
                 _ = tokio::time::sleep_until(deadline.into()) => Some(Event::Timer),
@@ -168,7 +148,7 @@ impl Coordinator {
                 }
                 // A checkpoint timed out, or the next periodic one is due.
                 Some(Event::Timer) => match in_flight.take() {
-                    Some(f) if f.started.elapsed() >= self.cfg.timeout => {
+                    Some(f) if pacing.timed_out(f.started, Instant::now()) => {
                         let reason = format!("timed out after {:?}; still waiting for {:?}", self.cfg.timeout, f.waiting);
                         Err((f, reason))
                     }
@@ -178,7 +158,7 @@ impl Coordinator {
                     }
                 },
                 Some(Event::Ack(ack)) => match in_flight.as_mut() {
-                    Some(f) if f.id == ack.checkpoint => match self.record(f, ack) {
+                    Some(f) if f.id == ack.checkpoint => match f.record(ack) {
                         Ok(false) => continue,
                         Ok(true) => Ok(in_flight.take().expect("in flight")),
                         Err(reason) => Err((in_flight.take().expect("in flight"), reason)),
@@ -195,10 +175,14 @@ impl Coordinator {
                             match f.kind {
                                 Kind::Checkpoint => {
                                     failures = 0;
-                                    next_periodic = if final_done { None } else { self.next_periodic(&f) };
+                                    if final_done {
+                                        pacing.no_more_checkpoints();
+                                    } else {
+                                        pacing.checkpoint_ended(f.started, Instant::now());
+                                    }
                                 }
                                 Kind::Savepoint if f.trigger == Trigger::Periodic => {
-                                    next_savepoint = self.cfg.savepoint_interval.map(|i| f.started + i);
+                                    pacing.periodic_savepoint_completed(f.started);
                                 }
                                 Kind::Savepoint => {}
                             }
@@ -212,8 +196,8 @@ impl Coordinator {
             let (f, reason) = f;
             let (id, kind, trigger, last) = (f.id, f.kind, f.trigger, f.last);
             match kind {
-                Kind::Checkpoint => next_periodic = self.next_periodic(&f),
-                Kind::Savepoint if trigger == Trigger::Periodic => next_savepoint = self.cfg.savepoint_interval.map(|i| Instant::now() + i),
+                Kind::Checkpoint => pacing.checkpoint_ended(f.started, Instant::now()),
+                Kind::Savepoint if trigger == Trigger::Periodic => pacing.periodic_savepoint_failed(Instant::now()),
                 Kind::Savepoint => {}
             }
             self.abort(f, reason.clone()).await;
@@ -234,11 +218,6 @@ impl Coordinator {
                 return Err(CheckpointError::TooManyFailures { id, reason, failures, tolerable: self.cfg.tolerable_failures });
             }
         }
-    }
-
-    fn next_periodic(&self, f: &InFlight) -> Option<Instant> {
-        let i = self.cfg.interval?;
-        Some((f.started + i).max(Instant::now() + self.cfg.min_pause))
     }
 
     fn fail_queued(&self, queued: &mut VecDeque<Request>, reason: &str) {
@@ -278,44 +257,7 @@ impl Coordinator {
             Kind::Checkpoint => layout::checkpoint_dir(&self.cfg.pipeline, &self.cfg.run_id, id),
             Kind::Savepoint => layout::savepoint_dir(&self.cfg.pipeline, id),
         };
-        InFlight {
-            id,
-            kind,
-            trigger,
-            last,
-            dir,
-            request,
-            uploaded_by: BTreeMap::new(),
-            started: Instant::now(),
-            triggered_at: SystemTime::now(),
-            waiting: self.parts.tasks.clone(),
-            sources: BTreeMap::new(),
-            sinks: BTreeMap::new(),
-            operators: BTreeMap::new(),
-            uploaded: 0,
-        }
-    }
-
-    /// Records an acknowledgement; `Ok(true)` once every task has acknowledged.
-    fn record(&self, f: &mut InFlight, ack: Ack) -> Result<bool, String> {
-        if !f.waiting.remove(&(ack.node.clone(), ack.subtask)) {
-            return Ok(false);
-        }
-        match ack.payload {
-            AckPayload::Source(pos) => {
-                f.sources.insert(ack.node, pos);
-            }
-            AckPayload::Sink(state) => {
-                f.sinks.insert(ack.node, state);
-            }
-            AckPayload::Operator(handle, uploaded) => {
-                f.uploaded += uploaded;
-                f.uploaded_by.insert((ack.node.clone(), ack.subtask), uploaded);
-                f.operators.entry(ack.node).or_default().insert(ack.subtask, handle);
-            }
-            AckPayload::Failed(reason) => return Err(reason),
-        }
-        Ok(f.waiting.is_empty())
+        InFlight::new(id, kind, trigger, last, dir, request, self.parts.tasks.clone())
     }
 
     async fn complete(&self, f: &InFlight) -> Result<(), CheckpointError> {
@@ -379,56 +321,7 @@ impl Coordinator {
             }
         }
         self.pins.release(f.id).await;
-        {
-            let mut stats = self.stats.lock().expect("stats");
-            match f.kind {
-                Kind::Checkpoint => {
-                    stats.completed += 1;
-                    stats.latest = Some(path.clone());
-                }
-                Kind::Savepoint => {
-                    stats.savepoints_completed += 1;
-                    if f.last {
-                        stats.final_savepoint = Some(path.clone());
-                    }
-                }
-            }
-            let operators = meta
-                .operators
-                .iter()
-                .map(|(id, op)| {
-                    let subtasks = op
-                        .subtasks
-                        .iter()
-                        .enumerate()
-                        .map(|(s, h)| SubtaskRecord {
-                            subtask: s,
-                            size: h.size,
-                            uploaded: f.uploaded_by.get(&(id.clone(), s)).copied().unwrap_or(0),
-                            format: h.format.clone(),
-                            version: h.version,
-                            sha256: h.sha256.clone(),
-                        })
-                        .collect();
-                    (id.clone(), subtasks)
-                })
-                .collect();
-            stats.history.push(Record {
-                id: f.id,
-                kind: f.kind,
-                trigger: f.trigger,
-                status: "completed",
-                reason: None,
-                size: state_size,
-                duration_ms: ms,
-                path: Some(path.clone()),
-                operators,
-            });
-            if let Some(t) = f.request.as_ref().and_then(|t| stats.triggers.get_mut(t)) {
-                t.status = TriggerState::Completed;
-                t.path = Some(path);
-            }
-        }
+        stats::completed(&mut self.stats.lock().expect("stats"), f, &meta, path, state_size, ms);
         self.collect_garbage(BTreeSet::new());
         if f.kind == Kind::Savepoint && f.trigger == Trigger::Periodic {
             let (storage, pipeline) = (self.storage.clone(), self.cfg.pipeline.clone());
@@ -453,28 +346,7 @@ impl Coordinator {
             self.storage.remove_empty_dir(&f.dir);
         }
         self.pins.release(f.id).await;
-        {
-            let mut stats = self.stats.lock().expect("stats");
-            match f.kind {
-                Kind::Checkpoint => stats.failed += 1,
-                Kind::Savepoint => stats.savepoints_failed += 1,
-            }
-            stats.history.push(Record {
-                id: f.id,
-                kind: f.kind,
-                trigger: f.trigger,
-                status: "failed",
-                reason: Some(reason.clone()),
-                size: 0,
-                duration_ms: f.started.elapsed().as_millis() as u64,
-                path: None,
-                operators: BTreeMap::new(),
-            });
-            if let Some(t) = f.request.as_ref().and_then(|t| stats.triggers.get_mut(t)) {
-                t.status = TriggerState::Failed;
-                t.reason = Some(reason);
-            }
-        }
+        stats::failed(&mut self.stats.lock().expect("stats"), &f, reason);
         self.collect_garbage(BTreeSet::new());
     }
 
