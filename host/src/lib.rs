@@ -3,11 +3,14 @@
 //! Data flows one way through the modules: [`spec`] (pipeline.yaml) →
 //! [`runtime`] (compiled components, one instance per subtask) → [`dataflow`]
 //! (tasks, channels, partitioning) with [`connectors`] at the edges.
+//! [`checkpoint`] coordinates snapshots of the running job; what its
+//! coordinator and the tasks exchange lives in [`control`], below both.
 
 pub mod api;
 pub mod checkpoint;
 pub mod cli;
 pub mod connectors;
+pub mod control;
 pub mod dataflow;
 pub mod runtime;
 pub mod spec;

@@ -1,9 +1,13 @@
 //! The metadata file of a checkpoint: written last, it is what makes a
 //! checkpoint exist. Holds what a restore needs and what the API shows.
+//! The snapshot [`Kind`], its [`Trigger`] and the [`StateHandle`]s it lists are
+//! defined in [`crate::control`] and re-exported here.
 
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
+
+pub use crate::control::{Kind, StateHandle, Trigger};
 
 /// Name of the metadata file inside a checkpoint directory.
 pub const METADATA_FILE: &str = "_metadata";
@@ -11,34 +15,6 @@ pub const METADATA_FILE: &str = "_metadata";
 pub const FORMAT: &str = "cairn-checkpoint";
 /// The metadata layout version this host writes and reads.
 pub const VERSION: u32 = 1;
-
-/// What kind of snapshot this is.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Kind {
-    /// A checkpoint, in the job's checkpoint area.
-    Checkpoint,
-    /// A savepoint, self-contained, in the savepoint area.
-    Savepoint,
-}
-
-/// What started the snapshot.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Trigger {
-    /// The periodic timer.
-    Periodic,
-    /// Bounded input ended: the last snapshot, which commits the sinks' tail.
-    Final,
-    /// Asked for by a user.
-    Manual,
-    /// Asked for by a user stopping the job: the last snapshot of the run, which
-    /// commits the sinks' tail.
-    Stop,
-    /// A copy of another snapshot made by `host checkpoint promote` (see
-    /// [`Metadata::promoted_from`]): only the user deletes it.
-    Promoted,
-}
 
 /// Where a promoted savepoint came from.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -52,22 +28,6 @@ pub struct PromotedFrom {
     pub kind: Kind,
     /// What had started it.
     pub trigger: Trigger,
-}
-
-/// One operator subtask's state file.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case", deny_unknown_fields)]
-pub struct StateHandle {
-    /// The file, relative to the directory holding the metadata file.
-    pub file: String,
-    /// SHA-256 of the file's bytes, hex.
-    pub sha256: String,
-    /// Size in bytes.
-    pub size: u64,
-    /// Encoding name declared by the operator.
-    pub format: String,
-    /// State schema version declared by the operator.
-    pub version: u32,
 }
 
 /// One operator in a checkpoint.

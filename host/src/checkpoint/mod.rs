@@ -2,7 +2,8 @@
 //! snapshots as the barrier passes and acknowledges, and the checkpoint exists
 //! once its metadata file is written. State goes to one object_store location.
 //!
-//! Data flows one way: tasks → [`Ack`]s → [`coordinator`] → [`storage`].
+//! Data flows one way: tasks → [`Ack`](crate::control::Ack)s → [`coordinator`] → [`storage`].
+//! What tasks and the coordinator exchange is in [`crate::control`], below this module.
 
 pub mod catalog;
 pub mod coordinator;
@@ -18,61 +19,12 @@ mod upload;
 
 use std::collections::BTreeMap;
 
-pub use coordinator::{CheckpointConfig, CheckpointStats, Coordinator, CoordinatorInbox, Event, Request, TriggerState, TriggerStatus};
+pub use coordinator::{CheckpointConfig, Coordinator};
+pub use crate::control::TriggerState;
 pub use metadata::{Kind, Metadata, StateHandle, Trigger};
 pub use pins::Pins;
 pub use storage::{Storage, StorageError};
 pub use upload::Uploader;
-
-use crate::dataflow::message::Barrier;
-
-/// What a task reports when a barrier passed it.
-#[derive(Debug)]
-pub enum AckPayload {
-    /// A source's position at the barrier.
-    Source(serde_json::Value),
-    /// An operator subtask's uploaded state, and the bytes uploaded (0 when unchanged).
-    Operator(StateHandle, u64),
-    /// A sink's state at the barrier.
-    Sink(serde_json::Value),
-    /// The task could not take its part of the checkpoint.
-    Failed(String),
-}
-
-/// One task's acknowledgement of a checkpoint.
-#[derive(Debug)]
-pub struct Ack {
-    /// The checkpoint.
-    pub checkpoint: u64,
-    /// Node id.
-    pub node: String,
-    /// Subtask index.
-    pub subtask: usize,
-    /// What the task contributes.
-    pub payload: AckPayload,
-}
-
-/// From the coordinator to a source.
-#[derive(Debug, Clone, Copy)]
-pub enum SourceCommand {
-    /// Inject this barrier now.
-    Trigger(Barrier),
-    /// Stop: inject this (last) barrier, then end. With `drain`, first send the
-    /// final watermark so that every event-time window flushes before it.
-    Stop {
-        /// The barrier of the stopping snapshot.
-        barrier: Barrier,
-        /// Send the final watermark first.
-        drain: bool,
-    },
-}
-
-/// From the coordinator to a sink.
-#[derive(Debug, Clone, Copy)]
-pub enum SinkCommand {
-    /// Checkpoint `id` completed: commit the output it covers.
-    Commit(u64),
-}
 
 /// Errors of the checkpoint machinery.
 #[derive(Debug, thiserror::Error)]

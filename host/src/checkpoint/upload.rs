@@ -8,8 +8,8 @@ use tracing::Instrument;
 use sha2::{Digest, Sha256};
 use tokio::sync::mpsc::UnboundedSender;
 
-use super::coordinator::Event;
-use super::{Ack, AckPayload, Pins, StateHandle, Storage, layout};
+use super::{Pins, Storage, layout};
+use crate::control::{Ack, AckPayload, Event, StateHandle};
 use crate::runtime::Snapshot;
 
 /// Uploads snapshots for the tasks of one job.

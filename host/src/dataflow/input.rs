@@ -12,7 +12,8 @@ use std::time::{Duration, Instant};
 use crossbeam_channel::{Receiver, RecvTimeoutError, Select};
 
 use super::batch::Batch;
-use super::message::{Barrier, Message};
+use super::message::Message;
+use crate::control::Barrier;
 
 /// What the task should do next.
 #[derive(Debug)]

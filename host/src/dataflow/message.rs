@@ -1,16 +1,7 @@
 //! What flows on the channels between tasks: data, watermarks and barriers, in band.
 
 use super::batch::Batch;
-
-/// A checkpoint barrier: every event before it belongs to checkpoint `id`'s state.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Barrier {
-    /// The checkpoint (or savepoint) id.
-    pub id: u64,
-    /// The final checkpoint of bounded input: sources end after it, and sinks
-    /// wait for its completion to commit their last output.
-    pub last: bool,
-}
+use crate::control::Barrier;
 
 /// One message on an edge.
 #[derive(Debug)]

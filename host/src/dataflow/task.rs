@@ -6,11 +6,12 @@ use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, RecvTimeoutError};
 
+use super::error::TaskError;
 use super::input::{Input, InputSet};
-use super::job::{JobControl, TaskError};
-use super::message::{Barrier, FINAL_WATERMARK, Message};
+use super::message::{FINAL_WATERMARK, Message};
 use super::output::Outputs;
-use crate::checkpoint::{Ack, AckPayload, CoordinatorInbox, Event, SinkCommand, SourceCommand, Uploader};
+use crate::checkpoint::Uploader;
+use crate::control::{Ack, AckPayload, Barrier, CoordinatorInbox, Event, JobControl, SinkCommand, SourceCommand};
 use crate::connectors::{Sink, Source};
 use crate::runtime::OperatorInstance;
 

@@ -7,6 +7,7 @@ mod instance;
 mod log;
 mod stdio;
 mod store;
+mod tag;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -18,7 +19,8 @@ use wasmtime::{Config, Engine, Store};
 pub use bindings::{Batch, Level, StateInfo};
 pub use cache::{CacheOutcome, CompileCache};
 pub use instance::{check_batch, OperatorInstance, Snapshot, STATE_CHUNK};
-pub use store::{Grants, StoreData, SubtaskTag};
+pub use store::{Grants, StoreData};
+pub use tag::SubtaskTag;
 
 use bindings::{OperatorWorld, OperatorWorldPre};
 

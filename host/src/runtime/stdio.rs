@@ -8,7 +8,7 @@ use std::task::{Context, Poll};
 
 use wasmtime_wasi::cli::{IsTerminal, StdoutStream};
 
-use super::store::SubtaskTag;
+use super::tag::SubtaskTag;
 
 /// Longest line kept; longer lines are split.
 const MAX_LINE: usize = 4096;

@@ -8,15 +8,7 @@ use wasmtime::{StoreLimits, StoreLimitsBuilder};
 use wasmtime_wasi::{FsPerms, WasiCtx, WasiCtxView, WasiView};
 
 use super::stdio::LogStream;
-
-/// Which operator subtask an instance is.
-#[derive(Clone, Debug)]
-pub struct SubtaskTag {
-    /// Operator id from pipeline.yaml.
-    pub operator: Arc<str>,
-    /// Subtask index, from 0.
-    pub subtask: usize,
-}
+use super::tag::SubtaskTag;
 
 /// Capabilities granted to an operator's instances.
 #[derive(Clone, Debug, Default)]

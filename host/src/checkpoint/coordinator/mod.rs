@@ -8,20 +8,25 @@
 //! number of tolerable consecutive checkpoint failures (a failed savepoint is
 //! reported to whoever asked for it and does not count).
 
+mod in_flight;
+mod pacing;
+mod stats;
+
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use tracing::Instrument;
 use crossbeam_channel::Sender;
-use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender};
+use tokio::sync::mpsc::UnboundedReceiver;
 
-use super::metadata::{FORMAT, Kind, METADATA_FILE, Metadata, OperatorState, StateHandle, Trigger, VERSION};
+use self::in_flight::InFlight;
+use self::pacing::Pacing;
+use super::metadata::{FORMAT, METADATA_FILE, Metadata, OperatorState, VERSION};
 use super::owner::Owner;
-use super::{Ack, AckPayload, CheckpointError, Pins, SinkCommand, SourceCommand, Storage, catalog, layout};
-use crate::dataflow::JobControl;
-use crate::dataflow::message::Barrier;
+use super::{CheckpointError, Pins, Storage, catalog, layout};
+use crate::control::{Barrier, CheckpointStats, Event, JobControl, Kind, Request, SinkCommand, SourceCommand, Trigger, TriggerState, TriggerStatus};
 
 /// Pacing and placement of a job's checkpoints.
 #[derive(Clone, Debug)]
@@ -50,142 +55,6 @@ pub struct CheckpointConfig {
     pub savepoint_max_age: Option<Duration>,
 }
 
-/// A snapshot asked for by a user (REST API or CLI).
-#[derive(Clone, Debug)]
-pub struct Request {
-    /// The id the asker polls ([`CheckpointStats::triggers`]).
-    pub trigger_id: String,
-    /// A checkpoint or a savepoint.
-    pub kind: Kind,
-    /// End the job with this snapshot: `Some(drain)`, where `drain` first sends
-    /// the final watermark so that event-time windows flush.
-    pub stop: Option<bool>,
-}
-
-/// Where a requested snapshot stands.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum TriggerState {
-    /// Waiting for the snapshot in flight to end.
-    Pending,
-    /// Barriers are flowing.
-    InProgress,
-    /// Completed: `path` says where.
-    Completed,
-    /// Failed: `reason` says why.
-    Failed,
-}
-
-/// A requested snapshot, as the API reports it.
-#[derive(Clone, Debug, serde::Serialize)]
-#[serde(rename_all = "kebab-case")]
-pub struct TriggerStatus {
-    /// Where it stands.
-    pub status: TriggerState,
-    /// Checkpoint or savepoint.
-    pub kind: Kind,
-    /// Whether it ends the job.
-    pub stop: bool,
-    /// The snapshot id, once triggered.
-    pub id: Option<u64>,
-    /// Where it was written, once completed.
-    pub path: Option<String>,
-    /// Why it failed.
-    pub reason: Option<String>,
-    /// Whether its outcome was reported to a poller (a job that ends with a
-    /// stop request keeps its API up a moment until it is).
-    #[serde(skip)]
-    pub delivered: bool,
-}
-
-/// What the coordinator hears.
-#[derive(Debug)]
-pub enum Event {
-    /// A task acknowledged a checkpoint.
-    Ack(Ack),
-    /// A source read all of its input and waits for the final checkpoint.
-    SourceExhausted(String),
-    /// Every task has ended: stop.
-    Shutdown,
-    /// The coordinator's own timer (never sent by tasks).
-    Timer,
-    /// A user asks for a snapshot.
-    Request(Request),
-}
-
-/// Where tasks send [`Event`]s.
-pub type CoordinatorInbox = UnboundedSender<Event>;
-
-/// One finished (completed or failed) checkpoint or savepoint, for logs and the API.
-#[derive(Clone, Debug, serde::Serialize)]
-#[serde(rename_all = "kebab-case")]
-pub struct Record {
-    /// Checkpoint id.
-    pub id: u64,
-    /// Checkpoint or savepoint.
-    pub kind: Kind,
-    /// What started it.
-    pub trigger: Trigger,
-    /// `completed` or `failed`.
-    pub status: &'static str,
-    /// Why it failed.
-    pub reason: Option<String>,
-    /// State bytes referenced.
-    pub size: u64,
-    /// Trigger to end, ms.
-    pub duration_ms: u64,
-    /// Its directory in storage (completed ones).
-    pub path: Option<String>,
-    /// State per operator, by subtask (completed ones).
-    pub operators: BTreeMap<String, Vec<SubtaskRecord>>,
-}
-
-/// One operator subtask's part in a snapshot.
-#[derive(Clone, Debug, serde::Serialize)]
-#[serde(rename_all = "kebab-case")]
-pub struct SubtaskRecord {
-    /// Subtask index.
-    pub subtask: usize,
-    /// State bytes.
-    pub size: u64,
-    /// Bytes uploaded for this snapshot (0: unchanged since an earlier one).
-    pub uploaded: u64,
-    /// State format and version declared by the operator.
-    pub format: String,
-    /// State schema version.
-    pub version: u32,
-    /// SHA-256 of the state.
-    pub sha256: String,
-}
-
-/// Counters and history of a job's checkpoints and savepoints (over every
-/// attempt of the job: in-process restarts keep counting).
-#[derive(Clone, Debug, Default, serde::Serialize)]
-#[serde(rename_all = "kebab-case")]
-pub struct CheckpointStats {
-    /// Completed checkpoints.
-    pub completed: u64,
-    /// Failed (aborted) checkpoints.
-    pub failed: u64,
-    /// Completed savepoints.
-    pub savepoints_completed: u64,
-    /// Failed savepoints.
-    pub savepoints_failed: u64,
-    /// The newest completed checkpoint's directory.
-    pub latest: Option<String>,
-    /// The checkpoint this run was restored from.
-    pub restored_from: Option<String>,
-    /// Every checkpoint of this run, oldest first.
-    pub history: Vec<Record>,
-    /// The checkpoint kept when the job ended (persistent), if the policy kept one.
-    pub kept: Option<String>,
-    /// The savepoint the job was stopped with.
-    pub final_savepoint: Option<String>,
-    /// Snapshots asked for by users, by trigger id.
-    #[serde(skip)]
-    pub triggers: BTreeMap<String, TriggerStatus>,
-}
-
 /// The tasks that take part in every checkpoint.
 #[derive(Default)]
 pub struct Participants {
@@ -197,25 +66,6 @@ pub struct Participants {
     pub tasks: BTreeSet<(String, usize)>,
     /// Operator id → (component digest, parallelism).
     pub operators: BTreeMap<String, (String, usize)>,
-}
-
-struct InFlight {
-    id: u64,
-    kind: Kind,
-    trigger: Trigger,
-    /// The last snapshot of the run: sources end after its barrier.
-    last: bool,
-    /// Where its metadata goes.
-    dir: String,
-    request: Option<String>,
-    uploaded_by: BTreeMap<(String, usize), u64>,
-    started: Instant,
-    triggered_at: SystemTime,
-    waiting: BTreeSet<(String, usize)>,
-    sources: BTreeMap<String, serde_json::Value>,
-    sinks: BTreeMap<String, serde_json::Value>,
-    operators: BTreeMap<String, BTreeMap<usize, StateHandle>>,
-    uploaded: u64,
 }
 
 /// The coordinator of one job.
@@ -250,8 +100,7 @@ impl Coordinator {
     pub async fn run(mut self) -> Result<(), CheckpointError> {
         let mut next_id = self.cfg.first_id;
         let mut in_flight: Option<InFlight> = None;
-        let mut next_periodic = self.cfg.interval.map(|i| Instant::now() + i);
-        let mut next_savepoint = self.cfg.savepoint_interval.map(|i| Instant::now() + i);
+        let mut pacing = Pacing::new(self.cfg.interval, self.cfg.savepoint_interval, self.cfg.min_pause, self.cfg.timeout, Instant::now());
         let mut queued: VecDeque<Request> = VecDeque::new();
         let mut exhausted = BTreeSet::new();
         let mut failures = 0u32;
@@ -268,9 +117,9 @@ impl Coordinator {
                         in_flight = Some(self.trigger(next_id, r.kind, trigger, r.stop, Some(r.trigger_id)));
                     } else if all_exhausted {
                         in_flight = Some(self.trigger(next_id, Kind::Checkpoint, Trigger::Final, None, None));
-                    } else if next_savepoint.is_some_and(|t| now >= t) {
+                    } else if pacing.savepoint_due(now) {
                         in_flight = Some(self.trigger(next_id, Kind::Savepoint, Trigger::Periodic, None, None));
-                    } else if next_periodic.is_some_and(|t| now >= t) {
+                    } else if pacing.checkpoint_due(now) {
                         in_flight = Some(self.trigger(next_id, Kind::Checkpoint, Trigger::Periodic, None, None));
                     }
                     if in_flight.is_some() {
@@ -278,10 +127,7 @@ impl Coordinator {
                     }
                 }
             }
-            let deadline = match &in_flight {
-                Some(f) => f.started + self.cfg.timeout,
-                None => [next_periodic, next_savepoint].into_iter().flatten().min().unwrap_or_else(|| Instant::now() + Duration::from_secs(3600)),
-            };
+            let deadline = pacing.deadline(in_flight.as_ref().map(|f| f.started), Instant::now());
             let wake = tokio::select! {
                 e = self.inbox.recv() => e,
                 _ = tokio::time::sleep_until(deadline.into()) => Some(Event::Timer),
@@ -304,7 +150,7 @@ impl Coordinator {
                 }
                 // A checkpoint timed out, or the next periodic one is due.
                 Some(Event::Timer) => match in_flight.take() {
-                    Some(f) if f.started.elapsed() >= self.cfg.timeout => {
+                    Some(f) if pacing.timed_out(f.started, Instant::now()) => {
                         let reason = format!("timed out after {:?}; still waiting for {:?}", self.cfg.timeout, f.waiting);
                         Err((f, reason))
                     }
@@ -314,7 +160,7 @@ impl Coordinator {
                     }
                 },
                 Some(Event::Ack(ack)) => match in_flight.as_mut() {
-                    Some(f) if f.id == ack.checkpoint => match self.record(f, ack) {
+                    Some(f) if f.id == ack.checkpoint => match f.record(ack) {
                         Ok(false) => continue,
                         Ok(true) => Ok(in_flight.take().expect("in flight")),
                         Err(reason) => Err((in_flight.take().expect("in flight"), reason)),
@@ -331,10 +177,14 @@ impl Coordinator {
                             match f.kind {
                                 Kind::Checkpoint => {
                                     failures = 0;
-                                    next_periodic = if final_done { None } else { self.next_periodic(&f) };
+                                    if final_done {
+                                        pacing.no_more_checkpoints();
+                                    } else {
+                                        pacing.checkpoint_ended(f.started, Instant::now());
+                                    }
                                 }
                                 Kind::Savepoint if f.trigger == Trigger::Periodic => {
-                                    next_savepoint = self.cfg.savepoint_interval.map(|i| f.started + i);
+                                    pacing.periodic_savepoint_completed(f.started);
                                 }
                                 Kind::Savepoint => {}
                             }
@@ -348,8 +198,8 @@ impl Coordinator {
             let (f, reason) = f;
             let (id, kind, trigger, last) = (f.id, f.kind, f.trigger, f.last);
             match kind {
-                Kind::Checkpoint => next_periodic = self.next_periodic(&f),
-                Kind::Savepoint if trigger == Trigger::Periodic => next_savepoint = self.cfg.savepoint_interval.map(|i| Instant::now() + i),
+                Kind::Checkpoint => pacing.checkpoint_ended(f.started, Instant::now()),
+                Kind::Savepoint if trigger == Trigger::Periodic => pacing.periodic_savepoint_failed(Instant::now()),
                 Kind::Savepoint => {}
             }
             self.abort(f, reason.clone()).await;
@@ -370,11 +220,6 @@ impl Coordinator {
                 return Err(CheckpointError::TooManyFailures { id, reason, failures, tolerable: self.cfg.tolerable_failures });
             }
         }
-    }
-
-    fn next_periodic(&self, f: &InFlight) -> Option<Instant> {
-        let i = self.cfg.interval?;
-        Some((f.started + i).max(Instant::now() + self.cfg.min_pause))
     }
 
     fn fail_queued(&self, queued: &mut VecDeque<Request>, reason: &str) {
@@ -414,44 +259,7 @@ impl Coordinator {
             Kind::Checkpoint => layout::checkpoint_dir(&self.cfg.pipeline, &self.cfg.run_id, id),
             Kind::Savepoint => layout::savepoint_dir(&self.cfg.pipeline, id),
         };
-        InFlight {
-            id,
-            kind,
-            trigger,
-            last,
-            dir,
-            request,
-            uploaded_by: BTreeMap::new(),
-            started: Instant::now(),
-            triggered_at: SystemTime::now(),
-            waiting: self.parts.tasks.clone(),
-            sources: BTreeMap::new(),
-            sinks: BTreeMap::new(),
-            operators: BTreeMap::new(),
-            uploaded: 0,
-        }
-    }
-
-    /// Records an acknowledgement; `Ok(true)` once every task has acknowledged.
-    fn record(&self, f: &mut InFlight, ack: Ack) -> Result<bool, String> {
-        if !f.waiting.remove(&(ack.node.clone(), ack.subtask)) {
-            return Ok(false);
-        }
-        match ack.payload {
-            AckPayload::Source(pos) => {
-                f.sources.insert(ack.node, pos);
-            }
-            AckPayload::Sink(state) => {
-                f.sinks.insert(ack.node, state);
-            }
-            AckPayload::Operator(handle, uploaded) => {
-                f.uploaded += uploaded;
-                f.uploaded_by.insert((ack.node.clone(), ack.subtask), uploaded);
-                f.operators.entry(ack.node).or_default().insert(ack.subtask, handle);
-            }
-            AckPayload::Failed(reason) => return Err(reason),
-        }
-        Ok(f.waiting.is_empty())
+        InFlight::new(id, kind, trigger, last, dir, request, self.parts.tasks.clone())
     }
 
     async fn complete(&self, f: &InFlight) -> Result<(), CheckpointError> {
@@ -516,56 +324,7 @@ impl Coordinator {
             }
         }
         self.pins.release(f.id).await;
-        {
-            let mut stats = self.stats.lock().expect("stats");
-            match f.kind {
-                Kind::Checkpoint => {
-                    stats.completed += 1;
-                    stats.latest = Some(path.clone());
-                }
-                Kind::Savepoint => {
-                    stats.savepoints_completed += 1;
-                    if f.last {
-                        stats.final_savepoint = Some(path.clone());
-                    }
-                }
-            }
-            let operators = meta
-                .operators
-                .iter()
-                .map(|(id, op)| {
-                    let subtasks = op
-                        .subtasks
-                        .iter()
-                        .enumerate()
-                        .map(|(s, h)| SubtaskRecord {
-                            subtask: s,
-                            size: h.size,
-                            uploaded: f.uploaded_by.get(&(id.clone(), s)).copied().unwrap_or(0),
-                            format: h.format.clone(),
-                            version: h.version,
-                            sha256: h.sha256.clone(),
-                        })
-                        .collect();
-                    (id.clone(), subtasks)
-                })
-                .collect();
-            stats.history.push(Record {
-                id: f.id,
-                kind: f.kind,
-                trigger: f.trigger,
-                status: "completed",
-                reason: None,
-                size: state_size,
-                duration_ms: ms,
-                path: Some(path.clone()),
-                operators,
-            });
-            if let Some(t) = f.request.as_ref().and_then(|t| stats.triggers.get_mut(t)) {
-                t.status = TriggerState::Completed;
-                t.path = Some(path);
-            }
-        }
+        stats::completed(&mut self.stats.lock().expect("stats"), f, &meta, path, state_size, ms);
         self.collect_garbage(f.kind == Kind::Savepoint && f.trigger == Trigger::Periodic).await;
         Ok(())
     }
@@ -581,28 +340,7 @@ impl Coordinator {
             self.storage.remove_empty_dir(&f.dir);
         }
         self.pins.release(f.id).await;
-        {
-            let mut stats = self.stats.lock().expect("stats");
-            match f.kind {
-                Kind::Checkpoint => stats.failed += 1,
-                Kind::Savepoint => stats.savepoints_failed += 1,
-            }
-            stats.history.push(Record {
-                id: f.id,
-                kind: f.kind,
-                trigger: f.trigger,
-                status: "failed",
-                reason: Some(reason.clone()),
-                size: 0,
-                duration_ms: f.started.elapsed().as_millis() as u64,
-                path: None,
-                operators: BTreeMap::new(),
-            });
-            if let Some(t) = f.request.as_ref().and_then(|t| stats.triggers.get_mut(t)) {
-                t.status = TriggerState::Failed;
-                t.reason = Some(reason);
-            }
-        }
+        stats::failed(&mut self.stats.lock().expect("stats"), &f, reason);
         self.collect_garbage(false).await;
     }
 

@@ -1,0 +1,51 @@
+//! What the coordinator hears: tasks' acknowledgements of a checkpoint,
+//! exhausted sources, users' requests, and the end of the job.
+
+use tokio::sync::mpsc::UnboundedSender;
+
+use super::request::Request;
+use super::snapshot::StateHandle;
+
+/// What a task reports when a barrier passed it.
+#[derive(Debug)]
+pub enum AckPayload {
+    /// A source's position at the barrier.
+    Source(serde_json::Value),
+    /// An operator subtask's uploaded state, and the bytes uploaded (0 when unchanged).
+    Operator(StateHandle, u64),
+    /// A sink's state at the barrier.
+    Sink(serde_json::Value),
+    /// The task could not take its part of the checkpoint.
+    Failed(String),
+}
+
+/// One task's acknowledgement of a checkpoint.
+#[derive(Debug)]
+pub struct Ack {
+    /// The checkpoint.
+    pub checkpoint: u64,
+    /// Node id.
+    pub node: String,
+    /// Subtask index.
+    pub subtask: usize,
+    /// What the task contributes.
+    pub payload: AckPayload,
+}
+
+/// What the coordinator hears.
+#[derive(Debug)]
+pub enum Event {
+    /// A task acknowledged a checkpoint.
+    Ack(Ack),
+    /// A source read all of its input and waits for the final checkpoint.
+    SourceExhausted(String),
+    /// Every task has ended: stop.
+    Shutdown,
+    /// The coordinator's own timer (never sent by tasks).
+    Timer,
+    /// A user asks for a snapshot.
+    Request(Request),
+}
+
+/// Where tasks send [`Event`]s.
+pub type CoordinatorInbox = UnboundedSender<Event>;
