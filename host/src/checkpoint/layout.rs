@@ -62,9 +62,9 @@ pub fn run_file(pipeline: &str, run_id: &str) -> String {
 pub fn snapshot_dir_of(pipeline: &str, path: &str) -> Option<String> {
     let rest = path.strip_prefix(pipeline)?.strip_prefix('/')?;
     let parts: Vec<&str> = rest.split('/').collect();
-    let depth = match parts.first()? {
-        &"checkpoints" if parts.get(2).is_some_and(|c| c.starts_with("chk-")) => 3,
-        &"savepoints" => 2,
+    let depth = match *parts.first()? {
+        "checkpoints" if parts.get(2).is_some_and(|c| c.starts_with("chk-")) => 3,
+        "savepoints" => 2,
         _ => return None,
     };
     (parts.len() > depth).then(|| format!("{pipeline}/{}", parts[..depth].join("/")))

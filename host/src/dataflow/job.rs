@@ -329,7 +329,7 @@ impl Job {
             savepoint_max_age: spec.savepoints.max_age.map(|a| a.0),
         };
         let end = EndOfRun { owner: owner.clone(), rt: rt.clone() };
-        let coordinator = Coordinator::new(cfg, storage, pins, inbox_rx, parts, ctl.clone(), stats.clone(), owner);
+        let coordinator = Coordinator::new(cfg, owner, inbox_rx, parts, ctl.clone(), stats.clone());
         Ok(Job { end, tasks, order, ctl, rt, coordinator, inbox, stats })
     }
 

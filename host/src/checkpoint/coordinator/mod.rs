@@ -81,17 +81,17 @@ pub struct Coordinator {
 }
 
 impl Coordinator {
-    /// A coordinator for the tasks in `parts`, hearing from `inbox`.
+    /// A coordinator for the tasks in `parts`, hearing from `inbox`, writing
+    /// into the storage of `owner` (which it asks after every snapshot).
     pub fn new(
         cfg: CheckpointConfig,
-        storage: Storage,
-        pins: Pins,
+        owner: Arc<Owner>,
         inbox: UnboundedReceiver<Event>,
         parts: Participants,
         ctl: Arc<JobControl>,
         stats: Arc<Mutex<CheckpointStats>>,
-        owner: Arc<Owner>,
     ) -> Coordinator {
+        let (storage, pins) = (owner.storage().clone(), owner.pins().clone());
         Coordinator { cfg, storage, pins, inbox, parts, ctl, stats, owner }
     }
 

@@ -99,6 +99,16 @@ impl Owner {
         Ok(owner)
     }
 
+    /// The pipeline's storage.
+    pub fn storage(&self) -> &Storage {
+        &self.storage
+    }
+
+    /// The pins of the run's uploads.
+    pub fn pins(&self) -> &Pins {
+        &self.pins
+    }
+
     /// The run this owner acts for.
     pub async fn run_id(&self) -> String {
         self.record.lock().await.run_id.clone()
