@@ -72,10 +72,15 @@ pub enum CheckpointCommand {
         #[command(flatten)]
         remote: super::remote::Remote,
     },
-    /// List the completed checkpoints of a pipeline, oldest first, read from its storage.
+    /// List the completed checkpoints of a pipeline, oldest first, read from its
+    /// storage: state bytes, bytes shared with other snapshots, kept or not.
     List {
         /// The pipeline file (names the pipeline and its storage).
         pipeline: PathBuf,
+        /// Also read every state file and check its SHA-256 (column `verified`);
+        /// exits non-zero if any listed checkpoint is broken.
+        #[arg(long)]
+        verify: bool,
         /// Print JSON for scripts.
         #[arg(long)]
         json: bool,
@@ -111,11 +116,25 @@ pub enum CheckpointCommand {
 pub(super) fn checkpoint_command(cmd: CheckpointCommand) -> anyhow::Result<()> {
     let io = io_runtime()?;
     match cmd {
-        CheckpointCommand::List { pipeline, json } => {
+        CheckpointCommand::List { pipeline, verify, json } => {
             let p = Pipeline::load(&pipeline)?;
             let storage = Storage::open(&p.spec.storage, &p.base_dir)?;
             let inv = io.block_on(catalog::scan(&storage, &p.spec.name))?;
-            let rows: Vec<serde_json::Value> = inv.completed.iter().map(|(dir, m)| inv.row(&storage, dir, m)).collect();
+            let mut rows: Vec<serde_json::Value> = inv.completed.iter().map(|(dir, m)| inv.row(&storage, dir, m)).collect();
+            let mut broken = 0;
+            if verify {
+                for ((dir, m), row) in inv.completed.iter().zip(&mut rows) {
+                    let found = catalog::Found { storage: storage.clone(), dir: dir.clone(), metadata: m.clone() };
+                    match io.block_on(crate::checkpoint::restore::verify(&found)) {
+                        Ok(()) => row["verified"] = true.into(),
+                        Err(e) => {
+                            broken += 1;
+                            row["verified"] = false.into();
+                            row["error"] = e.to_string().into();
+                        }
+                    }
+                }
+            }
             if json {
                 println!("{}", serde_json::to_string_pretty(&rows)?);
             } else {
@@ -123,6 +142,12 @@ pub(super) fn checkpoint_command(cmd: CheckpointCommand) -> anyhow::Result<()> {
                 for (dir, why) in &inv.unreadable {
                     eprintln!("unreadable: {}: {why}", storage.url_of(dir));
                 }
+                for r in rows.iter().filter(|r| r["verified"] == false) {
+                    eprintln!("broken: {}: {}", r["path"].as_str().unwrap_or(""), r["error"].as_str().unwrap_or(""));
+                }
+            }
+            if broken > 0 {
+                anyhow::bail!("{broken} of {} checkpoints are broken", rows.len());
             }
         }
         CheckpointCommand::Trigger { remote } => super::remote::trigger(&remote, "/v1/checkpoints", None)?,

@@ -235,7 +235,7 @@ impl Job {
         for op in &spec.operators {
             let path = pipeline.resolve(&op.component);
             let component = match compiled.get(&path) {
-                Some(c) => c.clone(),
+                Some(c) => c.for_operator(&op.id),
                 None => {
                     let t = Instant::now();
                     let c = runtime.load(&op.id, &path)?;

@@ -250,6 +250,12 @@ impl OperatorComponent {
         &self.digest
     }
 
+    /// The same compiled component for another operator of the pipeline (its
+    /// instances, logs, errors and snapshots are that operator's).
+    pub fn for_operator(&self, operator: &str) -> OperatorComponent {
+        OperatorComponent { operator: operator.into(), ..self.clone() }
+    }
+
     /// The component file.
     pub fn path(&self) -> &Path {
         &self.path

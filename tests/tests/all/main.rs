@@ -7,6 +7,7 @@ mod guests;
 mod languages;
 mod malformed;
 mod nexmark;
+mod ownership;
 mod rest;
 mod restart;
 mod s3;

@@ -12,9 +12,9 @@ use cairn_tests::write_pipeline;
 use crate::checkpoints::{counting_pipeline, job_dir, kill_and_resume, reference_output};
 
 /// A moto S3 server for the duration of a test.
-struct Moto {
+pub(crate) struct Moto {
     child: Child,
-    port: u16,
+    pub(crate) port: u16,
 }
 
 impl Drop for Moto {
@@ -42,7 +42,7 @@ fn moto_venv() -> PathBuf {
     venv
 }
 
-fn start_moto(bucket: &str) -> Moto {
+pub(crate) fn start_moto(bucket: &str) -> Moto {
     let venv = moto_venv();
     let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
     let child = Command::new(venv.join("bin/moto_server"))
@@ -67,7 +67,7 @@ fn start_moto(bucket: &str) -> Moto {
     }
 }
 
-fn s3_storage(port: u16, bucket: &str, prefix: &str) -> String {
+pub(crate) fn s3_storage(port: u16, bucket: &str, prefix: &str) -> String {
     format!(
         "s3://{bucket}/{prefix}\n  options:\n    endpoint: http://127.0.0.1:{port}\n    allow-http: \"true\"\n    region: us-east-1\n    access-key-id: test\n    secret-access-key: test"
     )

@@ -180,10 +180,10 @@ pub fn plan(pipeline: &str, inv: &Inventory, runs: &[RunRecord], temps: &[Listed
                 .collect(),
             _ => Vec::new(), // nothing of the lineage goes before the run's first checkpoint
         };
+        // A lineage's runs claimed what they hold (`--resume`, `--claim`, a restart):
+        // what another run restored from without claiming does not protect it.
         for (d, why) in doomed_here {
-            if !is_protected(d) {
-                doomed.insert(d.clone(), (bytes_under(inv, d), why));
-            }
+            doomed.insert(d.clone(), (bytes_under(inv, d), why));
         }
     }
     // Dead runs nobody claimed: what their own retention would have kept, and
