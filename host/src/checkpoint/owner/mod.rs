@@ -190,7 +190,13 @@ fn log_report(storage: &Storage, (_, report): &(Plan, Report)) {
     for r in &report.removed {
         match &r.item {
             Item::Snapshot { dir, id } => {
-                tracing::info!(event = "deleted", checkpoint = id, dir = %storage.url_of(dir), reason = %r.why, "snapshot deleted")
+                let what = match r.why {
+                    Why::PeriodicSavepoint => "periodic savepoint deleted by its retention",
+                    Why::Superseded => "checkpoint of a dead run deleted: the run that claimed it superseded it",
+                    Why::Ended => "checkpoint deleted: the job ended",
+                    _ => "checkpoint deleted by retention",
+                };
+                tracing::info!(event = "deleted", checkpoint = id, dir = %storage.url_of(dir), reason = %r.why, "{what}")
             }
             Item::Leftover(dir) => tracing::info!(event = "deleted", dir = %storage.url_of(dir), reason = %r.why, "incomplete snapshot removed"),
             _ => files += 1,

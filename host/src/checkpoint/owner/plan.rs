@@ -133,7 +133,11 @@ impl Report {
 /// (metadata, kept marker, a savepoint's state file): anything else is the
 /// user's, and no removal of a directory touches it.
 pub fn is_ours(dir: &str, path: &str) -> bool {
+    // The checkpoint area is Cairn's alone: everything in a checkpoint directory is ours.
+    let tail: Vec<&str> = dir.rsplit('/').take(3).collect();
+    let checkpoint_dir = tail.len() == 3 && tail[0].starts_with("chk-") && tail[2] == "checkpoints";
     match path.strip_prefix(dir).and_then(|p| p.strip_prefix('/')) {
+        Some(_) if checkpoint_dir => true,
         Some(name) if name == METADATA_FILE || name == layout::KEPT_FILE => true,
         Some(name) => name.strip_prefix("state/").is_some_and(|sha| sha.len() == 64 && sha.bytes().all(|b| b.is_ascii_hexdigit())),
         None => false,
@@ -305,4 +309,151 @@ pub async fn execute(plan: Plan, storage: &Storage, inv: &Inventory, pins: Optio
         report.removed.push(r);
     }
     Ok(report)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use super::super::super::catalog::Inventory;
+    use super::super::super::lineage::{Ended, Ending, Origin, RunRecord};
+    use super::super::super::metadata::{FORMAT, Kind, Metadata, OperatorState, StateHandle, Trigger, VERSION};
+    use super::super::super::storage::Listed;
+    use super::*;
+
+    const P: &str = "p";
+
+    fn sha(n: u64) -> String {
+        format!("{n:064x}")
+    }
+
+    fn meta(run: &str, id: u64, kind: Kind, trigger: Trigger, state: &[u64], rel: &str) -> Metadata {
+        let subtasks = state
+            .iter()
+            .map(|s| StateHandle { file: format!("{rel}{}", sha(*s)), sha256: sha(*s), size: 10, format: "f".into(), version: 1 })
+            .collect::<Vec<_>>();
+        let op = OperatorState { component_digest: "d".into(), parallelism: subtasks.len(), subtasks };
+        Metadata {
+            format: FORMAT.into(),
+            version: VERSION,
+            pipeline: P.into(),
+            run_id: run.into(),
+            id,
+            kind,
+            trigger,
+            triggered_at: "2026-01-01T00:00:00Z".into(),
+            duration_ms: 1,
+            state_size: 10,
+            uploaded_size: 0,
+            sources: BTreeMap::new(),
+            operators: BTreeMap::from([("op".to_string(), op)]),
+            sinks: BTreeMap::new(),
+            promoted_from: None,
+        }
+    }
+
+    fn listed(path: String) -> Listed {
+        Listed { path, size: 10, modified: SystemTime::UNIX_EPOCH }
+    }
+
+    /// Checkpoints `(run, id, state digests)`, savepoints `(name, trigger)` and state files.
+    fn inventory(cps: &[(&str, u64, &[u64])], sps: &[(&str, Trigger)], state: &[u64]) -> Inventory {
+        let mut inv = Inventory::default();
+        for (run, id, st) in cps {
+            let dir = format!("{P}/checkpoints/{run}/chk-{id}");
+            inv.objects.insert(format!("{dir}/_metadata"), listed(format!("{dir}/_metadata")));
+            inv.completed.push((dir, meta(run, *id, Kind::Checkpoint, Trigger::Periodic, st, "../../../state/")));
+        }
+        for (i, (name, trigger)) in sps.iter().enumerate() {
+            let dir = format!("{P}/savepoints/{name}");
+            inv.savepoints.push((dir, meta("r", 100 + i as u64, Kind::Savepoint, *trigger, &[900], "state/")));
+        }
+        inv.state = state.iter().map(|s| listed(format!("{P}/state/{}", sha(*s)))).collect();
+        inv
+    }
+
+    fn run(id: &str, claims: &[&str]) -> RunRecord {
+        RunRecord::new(id, None, claims.iter().map(|c| c.to_string()).collect())
+    }
+
+    fn rules(current: &str, retain: usize) -> Rules {
+        Rules { retain, current: Some(current.into()), garbage_before: SystemTime::UNIX_EPOCH, state_before: None, periodic_savepoints: None }
+    }
+
+    fn removed(plan: &Plan) -> Vec<(String, Why)> {
+        plan.removals.iter().map(|r| (r.path().trim_start_matches("p/").to_string(), r.why)).collect()
+    }
+
+    #[test]
+    fn retention_counts_over_the_lineage_once_the_run_has_its_own_checkpoint() {
+        let runs = [run("a", &[]), run("b", &["a"])];
+        let before = inventory(&[("a", 1, &[1]), ("a", 2, &[2])], &[], &[1, 2]);
+        assert!(removed(&plan(P, &before, &runs, &[], &rules("b", 1))).is_empty(), "nothing of the lineage before b's first checkpoint");
+        let after = inventory(&[("a", 1, &[1]), ("a", 2, &[2]), ("b", 3, &[2]), ("b", 4, &[3])], &[], &[1, 2, 3]);
+        assert_eq!(
+            removed(&plan(P, &after, &runs, &[], &rules("b", 2))),
+            vec![
+                ("checkpoints/a/chk-1".into(), Why::Superseded),
+                ("checkpoints/a/chk-2".into(), Why::Superseded),
+                (format!("state/{}", sha(1)), Why::Unreferenced),
+                ("runs/a.json".into(), Why::RunRecord),
+            ]
+        );
+    }
+
+    #[test]
+    fn dead_runs_nobody_claimed_keep_their_retention_their_kept_checkpoint_and_what_others_restored_from() {
+        let mut inv = inventory(&[("a", 1, &[1]), ("a", 2, &[1]), ("a", 3, &[1]), ("a", 4, &[1]), ("b", 5, &[1])], &[], &[1]);
+        inv.kept.insert("p/checkpoints/a/chk-1".into());
+        let mut b = run("b", &[]);
+        b.restored_from = Some(Origin { path: "file:///s/p/checkpoints/a/chk-2".into(), id: 2, run_id: "a".into(), kind: Kind::Checkpoint });
+        let got = removed(&plan(P, &inv, &[run("a", &[]), b], &[], &rules("b", 1)));
+        assert_eq!(got, vec![("checkpoints/a/chk-3".into(), Why::Retention)]);
+    }
+
+    #[test]
+    fn an_ended_lineage_goes_entirely_unless_a_checkpoint_was_kept() {
+        let inv = inventory(&[("a", 1, &[1]), ("b", 2, &[2]), ("c", 3, &[3])], &[], &[1, 2, 3]);
+        let mut b = run("b", &["a"]);
+        b.ended = Some(Ended { how: Ending::Finished, at: "t".into(), kept: None });
+        let runs = [run("a", &[]), run("c", &[]), b.clone()];
+        let got = removed(&plan(P, &inv, &runs, &[], &rules("b", 3)));
+        assert!(got.contains(&("checkpoints/a/chk-1".into(), Why::Ended)) && got.contains(&("checkpoints/b/chk-2".into(), Why::Ended)));
+        assert!(!got.iter().any(|(p, _)| p.contains("chk-3") || p.ends_with(&sha(3))), "run c is not b's: {got:?}");
+        assert!(got.contains(&("runs/a.json".into(), Why::RunRecord)), "{got:?}");
+        b.ended = Some(Ended { how: Ending::Cancelled, at: "t".into(), kept: Some("p/checkpoints/b/chk-2".into()) });
+        let got = removed(&plan(P, &inv, &[run("a", &[]), run("c", &[]), b], &[], &rules("b", 1)));
+        assert_eq!(got, vec![("checkpoints/a/chk-1".into(), Why::Superseded), (format!("state/{}", sha(1)), Why::Unreferenced), ("runs/a.json".into(), Why::RunRecord)]);
+    }
+
+    #[test]
+    fn state_files_stay_while_any_metadata_is_unreadable_and_young_garbage_stays() {
+        let mut inv = inventory(&[("a", 1, &[1])], &[], &[1, 2]);
+        let temps = [listed(format!("{P}/state/{}#1", sha(3)))];
+        let got = removed(&plan(P, &inv, &[run("a", &[])], &temps, &Rules { garbage_before: SystemTime::now(), ..rules("a", 1) }));
+        assert_eq!(got, vec![(format!("state/{}", sha(2)), Why::Unreferenced), (format!("state/{}#1", sha(3)), Why::Temporary)]);
+        assert!(removed(&plan(P, &inv, &[run("a", &[])], &temps, &rules("a", 1))).len() == 1, "a temp file newer than the limit stays");
+        inv.unreadable.push(("p/checkpoints/x/chk-9".into(), "garbled".into()));
+        assert!(removed(&plan(P, &inv, &[run("a", &[])], &[], &rules("a", 1))).is_empty());
+    }
+
+    #[test]
+    fn periodic_savepoint_retention_touches_only_periodic_savepoints() {
+        let sps = [("sp-1", Trigger::Periodic), ("promoted-1", Trigger::Promoted), ("sp-2", Trigger::Manual), ("sp-3", Trigger::Periodic), ("sp-4", Trigger::Periodic)];
+        let inv = inventory(&[], &sps, &[]);
+        let r = Rules { periodic_savepoints: Some((Some(1), None)), ..rules("a", 1) };
+        let got = removed(&plan(P, &inv, &[run("a", &[])], &[], &r));
+        assert_eq!(got, vec![("savepoints/sp-1".into(), Why::PeriodicSavepoint), ("savepoints/sp-3".into(), Why::PeriodicSavepoint)]);
+        assert!(removed(&plan(P, &inv, &[run("a", &[])], &[], &rules("a", 1))).is_empty(), "offline passes never touch savepoints");
+    }
+
+    #[test]
+    fn only_cairn_files_of_a_directory_are_removed_with_it() {
+        assert!(is_ours("p/savepoints/s", "p/savepoints/s/_metadata"));
+        assert!(is_ours("p/savepoints/s", &format!("p/savepoints/s/state/{}", sha(1))));
+        assert!(!is_ours("p/savepoints/s", "p/savepoints/s/README.txt"));
+        assert!(!is_ours("p/savepoints/s", "p/savepoints/s/state/notes.txt"));
+        assert!(!is_ours("p/savepoints/s", "p/savepoints/st/_metadata"));
+        assert!(is_ours("p/checkpoints/r/chk-1", "p/checkpoints/r/chk-1/partial"));
+    }
 }
