@@ -134,8 +134,22 @@ pub fn referenced_files(dir: &str, meta: &Metadata) -> Vec<String> {
     meta.operators.values().flat_map(|o| &o.subtasks).filter_map(|h| join_relative(dir, &h.file)).collect()
 }
 
+/// Metadata files already read, by path, with the size and time they were
+/// listed with: a metadata file is written once, so a later scan that lists it
+/// unchanged need not read it again (a pass after every checkpoint would
+/// otherwise read every retained checkpoint's metadata each time).
+#[derive(Debug, Default)]
+pub struct MetadataCache {
+    entries: BTreeMap<String, (u64, SystemTime, Metadata)>,
+}
+
 /// Reads everything of `pipeline` in `storage`: one listing, then each metadata file.
 pub async fn scan(storage: &Storage, pipeline: &str) -> Result<Inventory, CheckpointError> {
+    scan_cached(storage, pipeline, &mut MetadataCache::default()).await
+}
+
+/// [`scan`], reading only the metadata files `cache` does not hold as listed.
+pub async fn scan_cached(storage: &Storage, pipeline: &str, cache: &mut MetadataCache) -> Result<Inventory, CheckpointError> {
     let mut inv = Inventory::default();
     let mut dirs: BTreeMap<String, Vec<Listed>> = BTreeMap::new();
     for item in storage.list(pipeline).await? {
@@ -155,10 +169,17 @@ pub async fn scan(storage: &Storage, pipeline: &str) -> Result<Inventory, Checkp
             inv.incomplete.push(Incomplete { dir, files });
             continue;
         }
-        let read = match storage.get(&path).await {
-            Err(super::StorageError::NotFound { .. }) => continue, // deleted since the listing
-            other => other.map_err(CheckpointError::from).and_then(|b| Ok(Metadata::parse(&b, &storage.url_of(&path))?)),
+        let listed = files.iter().find(|f| f.path == path).map(|f| (f.size, f.modified)).expect("listed");
+        let read = match cache.entries.get(&path) {
+            Some((size, modified, m)) if (*size, *modified) == listed => Ok(m.clone()),
+            _ => match storage.get(&path).await {
+                Err(super::StorageError::NotFound { .. }) => continue, // deleted since the listing
+                other => other.map_err(CheckpointError::from).and_then(|b| Ok(Metadata::parse(&b, &storage.url_of(&path))?)),
+            },
         };
+        if let Ok(m) = &read {
+            cache.entries.insert(path.clone(), (listed.0, listed.1, m.clone()));
+        }
         match read {
             Ok(m) if m.pipeline != pipeline => inv.unreadable.push((dir, format!("belongs to pipeline `{}`", m.pipeline))),
             Ok(m) if layout::is_checkpoint_dir(pipeline, &dir) => inv.completed.push((dir, m)),
@@ -166,6 +187,7 @@ pub async fn scan(storage: &Storage, pipeline: &str) -> Result<Inventory, Checkp
             Err(e) => inv.unreadable.push((dir, e.to_string())),
         }
     }
+    cache.entries.retain(|p, _| inv.objects.contains_key(p));
     inv.kept.retain(|d| inv.completed.iter().any(|(c, _)| c == d));
     inv.completed.sort_by_key(|(_, m)| m.id);
     inv.savepoints.sort_by(|(a, x), (b, y)| (&x.triggered_at, x.id, a).cmp(&(&y.triggered_at, y.id, b)));

@@ -76,6 +76,7 @@ pub struct Owner {
     record: tokio::sync::Mutex<RunRecord>,
     retain: usize,
     periodic: (Option<usize>, Option<Duration>),
+    cache: tokio::sync::Mutex<catalog::MetadataCache>,
 }
 
 impl Owner {
@@ -92,7 +93,15 @@ impl Owner {
     ) -> Result<Owner, CheckpointError> {
         process_start();
         record.write(&storage, pipeline).await?;
-        let owner = Owner { storage, pipeline: pipeline.into(), pins, record: tokio::sync::Mutex::new(record), retain, periodic };
+        let owner = Owner {
+            storage,
+            pipeline: pipeline.into(),
+            pins,
+            record: tokio::sync::Mutex::new(record),
+            retain,
+            periodic,
+            cache: Default::default(),
+        };
         if let Err(e) = owner.pass(false).await {
             tracing::warn!(error = %e, "cannot clean up what earlier runs left in storage; continuing");
         }
@@ -129,7 +138,8 @@ impl Owner {
             state_before: None,
             periodic_savepoints: periodic_savepoint.then_some(self.periodic),
         };
-        let report = run_pass(&self.storage, &self.pipeline, &rules, Some(&self.pins), false).await?;
+        let mut cache = self.cache.lock().await;
+        let report = run_pass(&self.storage, &self.pipeline, &rules, Some(&self.pins), false, &mut cache).await?;
         log_report(&self.storage, &report);
         Ok(report.1)
     }
@@ -140,7 +150,7 @@ impl Owner {
     /// written to its record *before* anything is deleted, so that a kill in the
     /// middle leaves a state the next `--resume` (or `host storage gc`) finishes.
     pub async fn end(&self, how: Ending, keep: Option<&str>) -> Result<Option<String>, CheckpointError> {
-        let inv = catalog::scan(&self.storage, &self.pipeline).await?;
+        let inv = catalog::scan_cached(&self.storage, &self.pipeline, &mut *self.cache.lock().await).await?;
         let runs = lineage::runs(&self.storage, &self.pipeline).await?;
         let run_id = self.run_id().await;
         let ours = lineage::lineage(&runs, &run_id);
@@ -172,8 +182,9 @@ pub async fn run_pass(
     rules: &Rules,
     pins: Option<&Pins>,
     dry_run: bool,
+    cache: &mut catalog::MetadataCache,
 ) -> Result<(Plan, Report), CheckpointError> {
-    let inv: Inventory = catalog::scan(storage, pipeline).await?;
+    let inv: Inventory = catalog::scan_cached(storage, pipeline, cache).await?;
     let runs = lineage::runs(storage, pipeline).await?;
     let temps = storage.temp_files(pipeline);
     let plan = plan::plan(pipeline, &inv, &runs, &temps, rules);
@@ -254,7 +265,7 @@ pub async fn gc(storage: &Storage, pipeline: &str, opts: &GcOptions) -> Result<(
         state_before: Some(before),
         periodic_savepoints: None,
     };
-    run_pass(storage, pipeline, &rules, None, opts.dry_run).await
+    run_pass(storage, pipeline, &rules, None, opts.dry_run, &mut Default::default()).await
 }
 
 /// What `--resume` finds in storage.
@@ -278,7 +289,7 @@ pub async fn resume(storage: &Storage, pipeline: &str, retain: usize) -> Result<
             state_before: None,
             periodic_savepoints: None,
         };
-        let (_, report) = run_pass(storage, pipeline, &rules, None, false).await?;
+        let (_, report) = run_pass(storage, pipeline, &rules, None, false, &mut Default::default()).await?;
         if !report.removed.is_empty() {
             tracing::info!(removed = report.removed.len(), "finished the end-of-job clean-up of the last run, which had been interrupted");
         }
