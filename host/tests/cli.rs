@@ -16,7 +16,7 @@ fn every_verb_has_help() {
     let top = host(&["--help"]);
     assert!(top.status.success());
     let text = String::from_utf8_lossy(&top.stdout);
-    for verb in ["run", "validate", "checkpoint", "savepoint", "stop", "cancel", "check"] {
+    for verb in ["run", "validate", "checkpoint", "savepoint", "storage", "stop", "cancel", "check"] {
         assert!(text.contains(verb), "`host --help` does not list `{verb}`:\n{text}");
         let out = host(&[verb, "--help"]);
         assert!(out.status.success(), "`host {verb} --help` failed");
@@ -31,6 +31,7 @@ fn every_verb_has_help() {
         ("savepoint", "list"),
         ("savepoint", "inspect"),
         ("savepoint", "dispose"),
+        ("storage", "gc"),
     ] {
         let out = host(&[noun, verb, "--help"]);
         assert!(out.status.success(), "`host {noun} {verb} --help` failed");
