@@ -110,6 +110,12 @@ fn stress(storage: &str, retain: usize, rounds: usize) {
             ok(&["check", p.to_str().unwrap(), "--from", r["path"].as_str().unwrap()]);
         }
     }
+    // With the job dead, gc with no grace takes everything nothing references, and breaks nothing.
+    let (out, _) = ok(&["storage", "gc", p.to_str().unwrap(), "--grace", "0s"]);
+    assert!(out.contains("freed"), "{out}");
+    let (again, _) = ok(&["storage", "gc", p.to_str().unwrap(), "--grace", "0s", "--dry-run"]);
+    assert!(again.contains("would free 0 objects"), "a second gc would still remove:\n{again}");
+    verified_list(&p);
 }
 
 #[test]
