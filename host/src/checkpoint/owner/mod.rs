@@ -51,6 +51,8 @@ use std::collections::BTreeSet;
 use std::sync::OnceLock;
 use std::time::{Duration, SystemTime};
 
+use tracing::Instrument;
+
 pub use dispose::{Disposed, dispose};
 pub use plan::{Item, Plan, Removal, Report, Rules, Why, execute, plan};
 
@@ -126,7 +128,10 @@ impl Owner {
     /// The pass after a snapshot completed or was aborted; the coordinator awaits
     /// it before it triggers the next one (see the module's argument).
     pub async fn after_snapshot(&self, periodic_savepoint: bool) -> Result<Report, CheckpointError> {
-        self.pass(periodic_savepoint).await
+        let started = std::time::Instant::now();
+        let report = self.pass(periodic_savepoint).instrument(tracing::debug_span!("retention")).await?;
+        tracing::debug!(event = "retention", removed = report.removed.len(), bytes = report.bytes(), ms = started.elapsed().as_millis() as u64, "retention pass");
+        Ok(report)
     }
 
     async fn pass(&self, periodic_savepoint: bool) -> Result<Report, CheckpointError> {
