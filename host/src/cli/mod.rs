@@ -2,6 +2,7 @@
 //! REST API (trigger, stop, cancel); work on checkpoints and savepoints in
 //! storage (list, inspect, promote, dispose, check).
 
+mod gc;
 mod remote;
 mod run;
 mod storage;
@@ -13,7 +14,8 @@ use anyhow::Context;
 use clap::{Parser, Subcommand};
 
 pub use run::{run_pipeline, run_pipeline_with};
-pub use storage::{CheckpointCommand, SavepointCommand, StorageCommand};
+pub use gc::StorageCommand;
+pub use storage::{CheckpointCommand, SavepointCommand};
 
 use crate::checkpoint::setup::StartFrom;
 use crate::dataflow::JobControl;
@@ -150,7 +152,7 @@ pub fn main() -> anyhow::Result<()> {
         }
         Command::Checkpoint(cmd) => storage::checkpoint_command(cmd),
         Command::Savepoint(cmd) => storage::savepoint_command(cmd),
-        Command::Storage(cmd) => storage::storage_command(cmd),
+        Command::Storage(cmd) => gc::storage_command(cmd),
         Command::Stop { savepoint, drain, remote } => remote::stop(&remote, savepoint, drain),
         Command::Cancel { remote } => remote::cancel(&remote),
         Command::Check { pipeline, from, allow_non_restored_state, json } => storage::check(&pipeline, &from, allow_non_restored_state, json),
