@@ -107,7 +107,7 @@ mod tests {
     use super::*;
 
     fn spec(yaml: &str) -> NexmarkSpec {
-        serde_yaml::from_str(yaml).unwrap()
+        yaml_serde::from_str(yaml).unwrap()
     }
 
     fn drain(source: &mut NexmarkSource, max: usize) -> Vec<(Option<Vec<u8>>, Vec<u8>, i64)> {

@@ -28,7 +28,7 @@ pub enum SpecError {
     Syntax {
         /// The pipeline file.
         path: PathBuf,
-        /// serde_yaml's message, which carries line and column.
+        /// the YAML parser's message, which carries line and column.
         message: String,
     },
     /// The file parsed but describes an impossible job.
@@ -757,7 +757,7 @@ impl Pipeline {
     /// Parses and validates pipeline text; `path` names it in errors and anchors relative paths.
     pub fn parse(text: &str, path: &Path) -> Result<Pipeline, SpecError> {
         let spec: PipelineSpec =
-            serde_yaml::from_str(text).map_err(|e| SpecError::Syntax { path: path.into(), message: e.to_string() })?;
+            yaml_serde::from_str(text).map_err(|e| SpecError::Syntax { path: path.into(), message: e.to_string() })?;
         let topology = validate::validate(&spec, text).map_err(|(line, message)| SpecError::Invalid {
             path: path.into(),
             line,
