@@ -8,7 +8,8 @@ use anyhow::Context;
 
 use crate::checkpoint::lineage::Ending;
 use crate::checkpoint::setup::{self, Start, StartFrom};
-use crate::dataflow::{Job, JobControl, JobStatus, JobSummary};
+use crate::connectors::ConnectorError;
+use crate::dataflow::{Job, JobControl, JobError, JobStatus, JobSummary};
 use crate::runtime::Runtime;
 use crate::spec::Pipeline;
 
@@ -81,12 +82,18 @@ pub fn run_pipeline_with(pipeline: &std::path::Path, ctl: Arc<JobControl>, opts:
             attempt = 0;
         }
         attempt += 1;
-        let Some(wait) = restart.backoff(attempt).filter(|_| !ctl.is_stopped()) else {
+        // A record a source cannot read fails again on every restart: not retried.
+        let deterministic = matches!(error, JobError::Connector(ConnectorError::Record { .. }));
+        let Some(wait) = restart.backoff(attempt).filter(|_| !ctl.is_stopped() && !deterministic) else {
             // Failed for good: the last checkpoint is always kept.
             let kept = end.apply(Ending::Failed, Some("failed")).ok().flatten();
             let kept = kept.map_or(kept_msg(&latest), |k| format!("kept checkpoint: {k}"));
             ctl.set_status(JobStatus::Failed);
             let why = match restart.strategy {
+                _ if deterministic => {
+                    "not retried: a restart would read the same record again; `on-malformed: skip` or `dead-letter` goes past it"
+                        .to_string()
+                }
                 crate::spec::RestartStrategy::None => "restart strategy `none`".to_string(),
                 _ => format!("{} restart attempts used", attempt - 1),
             };

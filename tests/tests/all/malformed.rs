@@ -42,6 +42,21 @@ fn fail_names_the_source_and_line() {
 }
 
 #[test]
+fn a_malformed_record_is_not_retried_whatever_the_restart_strategy() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("in.txt"), JSON).unwrap();
+    let yaml = format!(
+        "name: malformed\nsources:\n  - id: src\n    type: file\n    path: in.txt\n    format: json\n\
+         operators:\n  - id: op\n    component: {}\n    input: src\n\
+         sinks:\n  - id: out\n    type: file\n    input: op\n    path: out.txt\n\
+         restart: {{ strategy: fixed-delay, attempts: 3, delay: 10ms }}\n",
+        operators::MAP
+    );
+    let err = format!("{:#}", run_in_process(&write_pipeline(dir.path(), &yaml)).unwrap_err());
+    assert!(err.contains("not retried") && err.contains("in.txt:2"), "{err}");
+}
+
+#[test]
 fn skip_drops_and_counts() {
     let (dir, r) = run("skip", "json", JSON);
     r.unwrap();
