@@ -84,18 +84,22 @@ impl std::fmt::Display for JobSummary {
         writeln!(f, "job {how} in {:.3}s", self.elapsed.as_secs_f64())?;
         writeln!(
             f,
-            "{:<20} {:<8} {:>4} {:>12} {:>12} {:>10} {:>10}",
-            "node", "kind", "par", "events in", "events out", "busy (s)", "align (ms)"
+            "{:<20} {:<8} {:>4} {:>12} {:>12} {:>12} {:>10} {:>10}",
+            "node", "kind", "par", "events in", "events out", "events/s", "busy (s)", "align (ms)"
         )?;
+        let secs = self.elapsed.as_secs_f64().max(1e-9);
         for n in &self.nodes {
+            // A source's rate is what it emitted; every other node's what it received.
+            let rate = if n.kind == "source" { n.events_out } else { n.events_in } as f64 / secs;
             writeln!(
                 f,
-                "{:<20} {:<8} {:>4} {:>12} {:>12} {:>10.3} {:>10.1}",
+                "{:<20} {:<8} {:>4} {:>12} {:>12} {:>12.0} {:>10.3} {:>10.1}",
                 n.id,
                 n.kind,
                 n.parallelism,
                 n.events_in,
                 n.events_out,
+                rate,
                 n.busy.as_secs_f64(),
                 n.max_alignment.as_secs_f64() * 1e3
             )?;

@@ -65,6 +65,14 @@ fn counts_equal_an_independent_count_of_the_text() {
     assert_eq!(lines.events_out, TEXT.lines().count() as u64);
     let count = summary.nodes.iter().find(|n| n.id == "count").unwrap();
     assert_eq!((count.parallelism, count.events_in, count.events_out), (2, expected.len() as u64, expected.len() as u64));
+    // The printed summary gives each node's rate: events over the job's wall time.
+    let text = summary.to_string();
+    let header = text.lines().nth(1).unwrap();
+    assert!(header.contains("events/s"), "{text}");
+    let row = text.lines().find(|l| l.starts_with("count ")).unwrap();
+    let rate: f64 = row.split_whitespace().nth(5).unwrap().parse().unwrap();
+    let want = expected.len() as f64 / summary.elapsed.as_secs_f64();
+    assert!((rate - want).abs() <= want * 0.01 + 1.0, "count's rate {rate}, expected {want}:\n{text}");
 }
 
 #[test]
