@@ -70,11 +70,14 @@ impl FileSource {
             Some(serde_json::Value::String(s)) => Some(s.as_bytes().to_vec()),
             Some(other) => Some(other.to_string().into_bytes()),
         };
-        let ts = match obj.get(&self.spec.timestamp_field) {
-            Some(t) => t.as_i64().ok_or_else(|| {
-                self.record_error(format!("field `{}` must be an integer (ms since the epoch), not {t}", self.spec.timestamp_field))
-            })?,
-            None => return Err(self.record_error(format!("missing timestamp field `{}`", self.spec.timestamp_field))),
+        let field = self.spec.timestamp_field.as_deref().unwrap_or("ts");
+        let ts = match obj.get(field) {
+            Some(t) => t
+                .as_i64()
+                .ok_or_else(|| self.record_error(format!("field `{field}` must be an integer (ms since the epoch), not {t}")))?,
+            // Without a named timestamp field: arrival order, like `format: lines`.
+            None if self.spec.timestamp_field.is_none() => self.line_no as i64 - 1,
+            None => return Err(self.record_error(format!("missing timestamp field `{field}`"))),
         };
         match obj.get(&self.spec.value_field) {
             Some(serde_json::Value::String(s)) => out.push(key.as_deref(), s.as_bytes(), ts),

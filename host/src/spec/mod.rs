@@ -406,9 +406,11 @@ pub struct FileSourceSpec {
     /// JSON field holding the value (a string is taken as is, anything else as JSON text).
     #[serde(default = "default_value_field")]
     pub value_field: String,
-    /// JSON field holding the event time, integer milliseconds since the Unix epoch.
-    #[serde(default = "default_timestamp_field")]
-    pub timestamp_field: String,
+    /// JSON field holding the event time, integer milliseconds since the Unix
+    /// epoch. Named: a record without it is malformed. Not named: `ts` when a
+    /// record has it, else the record's line index (arrival order, as `lines` does).
+    #[serde(default)]
+    pub timestamp_field: Option<String>,
     /// How late (in event time) an event may arrive behind the latest one seen.
     #[serde(default)]
     pub out_of_orderness: HumanDuration,
@@ -439,9 +441,6 @@ fn default_key_field() -> String {
 }
 fn default_value_field() -> String {
     "value".into()
-}
-fn default_timestamp_field() -> String {
-    "ts".into()
 }
 
 /// `type: generator`: event `i` has key `k<n>` with `n` a scramble of `i` modulo

@@ -57,6 +57,17 @@ fn a_malformed_record_is_not_retried_whatever_the_restart_strategy() {
 }
 
 #[test]
+fn json_without_a_named_timestamp_field_takes_arrival_order_and_a_named_one_is_required() {
+    let (dir, r) = run("fail", "json", b"{\"value\": \"a\"}\n{\"value\": \"b\", \"ts\": 7}\n");
+    r.unwrap();
+    assert_eq!(std::fs::read_to_string(dir.path().join("out.txt")).unwrap(), "A\nB\n");
+    let yaml = std::fs::read_to_string(dir.path().join("pipeline.yaml")).unwrap().replace("format: json", "format: json\n    timestamp-field: at");
+    let p = write_pipeline(dir.path(), &yaml);
+    let err = format!("{:#}", run_in_process(&p).unwrap_err());
+    assert!(err.contains("missing timestamp field `at`") && err.contains("in.txt:1"), "{err}");
+}
+
+#[test]
 fn skip_drops_and_counts() {
     let (dir, r) = run("skip", "json", JSON);
     r.unwrap();
