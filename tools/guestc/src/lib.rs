@@ -116,8 +116,11 @@ impl Layout {
         Layout::at(root)
     }
 
-    /// The layout of the repository at `root`.
+    /// The layout of the repository at `root` (a relative root is taken from the
+    /// working directory: the toolchains run in other directories).
     pub fn at(root: PathBuf) -> Layout {
+        let root = std::path::absolute(&root).unwrap_or(root);
+        let root = root.canonicalize().unwrap_or(root);
         let target = std::env::var_os("CARGO_TARGET_DIR")
             .map(PathBuf::from)
             .filter(|p| p.is_absolute())
@@ -461,4 +464,16 @@ fn build_js(layout: &Layout, build_dir: &Path, name: &str, source: &Path) -> Res
         .current_dir(&layout.root);
     run(&mut cmd).map_err(|e| Error::build(format!("JavaScript operator `{name}`"), e))?;
     std::fs::read(&out).map_err(|e| Error::build(name, e))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_relative_root_is_made_absolute() {
+        let layout = Layout::at(PathBuf::from("."));
+        assert!(layout.root.is_absolute(), "{}", layout.root.display());
+        assert_eq!(layout.root, std::env::current_dir().unwrap().canonicalize().unwrap());
+    }
 }
