@@ -95,7 +95,7 @@ async fn checkpoint(State(s): State<ApiState>, Path(id): Path<u64>) -> Response 
 async fn savepoints(State(s): State<ApiState>) -> Response {
     match catalog::scan(&s.storage, &s.pipeline.spec.name).await {
         Ok(inv) => {
-            let rows: Vec<Value> = inv.savepoints.iter().map(|(dir, m)| inv.row(&s.storage, dir, m)).collect();
+            let rows = inv.rows(&s.storage, &inv.savepoints);
             Json(Value::Array(rows)).into_response()
         }
         Err(e) => error(StatusCode::BAD_GATEWAY, format!("cannot list savepoints in {}: {e}", s.storage.url())),

@@ -66,16 +66,6 @@ pub struct Inventory {
     pub objects: BTreeMap<String, Listed>,
 }
 
-/// A listing row's figures for one snapshot: its state bytes, and how many of
-/// them it shares with other snapshots (deleting it frees at most the rest).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct Sharing {
-    /// State bytes it references.
-    pub bytes: u64,
-    /// Of those, bytes in files that other snapshots reference too.
-    pub shared: u64,
-}
-
 impl Inventory {
     /// Every completed snapshot, checkpoints then savepoints.
     pub fn snapshots(&self) -> impl Iterator<Item = &(String, Metadata)> {
@@ -92,40 +82,36 @@ impl Inventory {
         self.completed.iter().filter(move |(_, m)| m.run_id == run)
     }
 
-    /// One listing row (CLI and REST API): the snapshot's summary, whether it is
-    /// kept, and how many of its bytes it shares with other snapshots (deleting
-    /// it frees at most `exclusive-bytes`).
-    pub fn row(&self, storage: &Storage, dir: &str, m: &Metadata) -> serde_json::Value {
-        let mut row = m.summary(storage.url_of(dir));
-        let sharing = self.sharing(dir);
-        row["kept"] = self.kept.contains(dir).into();
-        row["shared-bytes"] = sharing.shared.into();
-        row["exclusive-bytes"] = (sharing.bytes - sharing.shared).into();
-        row
-    }
-
-    /// Bytes and shared bytes of the snapshot in `dir`.
-    pub fn sharing(&self, dir: &str) -> Sharing {
-        let mut users: BTreeMap<String, BTreeSet<&str>> = BTreeMap::new();
+    /// Listing rows (CLI and REST API) of `snapshots`: each one's summary,
+    /// whether it is kept, and how many of its bytes it shares with other
+    /// snapshots (deleting it frees at most `exclusive-bytes`).
+    pub fn rows<'a>(&self, storage: &Storage, snapshots: impl IntoIterator<Item = &'a (String, Metadata)>) -> Vec<serde_json::Value> {
+        let mut users: BTreeMap<String, usize> = BTreeMap::new();
         for (d, m) in self.snapshots() {
-            for file in referenced_files(d, m) {
-                users.entry(file).or_default().insert(d);
+            let files: BTreeSet<String> = referenced_files(d, m).into_iter().collect();
+            for file in files {
+                *users.entry(file).or_default() += 1;
             }
         }
-        let Some((_, meta)) = self.snapshots().find(|(d, _)| d == dir) else { return Sharing::default() };
-        let mut out = Sharing::default();
-        let mut seen = BTreeSet::new();
-        for h in meta.operators.values().flat_map(|o| &o.subtasks) {
-            let Some(file) = join_relative(dir, &h.file) else { continue };
-            if !seen.insert(file.clone()) {
-                continue;
-            }
-            out.bytes += h.size;
-            if users.get(&file).is_some_and(|u| u.len() > 1) {
-                out.shared += h.size;
-            }
-        }
-        out
+        snapshots
+            .into_iter()
+            .map(|(dir, m)| {
+                let mut seen = BTreeSet::new();
+                let (mut bytes, mut shared) = (0u64, 0u64);
+                for h in m.operators.values().flat_map(|o| &o.subtasks) {
+                    let Some(file) = join_relative(dir, &h.file).filter(|f| seen.insert(f.clone())) else { continue };
+                    bytes += h.size;
+                    if users.get(&file).is_some_and(|n| *n > 1) {
+                        shared += h.size;
+                    }
+                }
+                let mut row = m.summary(storage.url_of(dir));
+                row["kept"] = self.kept.contains(dir).into();
+                row["shared-bytes"] = shared.into();
+                row["exclusive-bytes"] = (bytes - shared).into();
+                row
+            })
+            .collect()
     }
 }
 
@@ -165,11 +151,10 @@ pub async fn scan_cached(storage: &Storage, pipeline: &str, cache: &mut Metadata
     }
     for (dir, files) in dirs {
         let path = format!("{dir}/{METADATA_FILE}");
-        if !files.iter().any(|f| f.path == path) {
+        let Some(listed) = files.iter().find(|f| f.path == path).map(|f| (f.size, f.modified)) else {
             inv.incomplete.push(Incomplete { dir, files });
             continue;
-        }
-        let listed = files.iter().find(|f| f.path == path).map(|f| (f.size, f.modified)).expect("listed");
+        };
         let read = match cache.entries.get(&path) {
             Some((size, modified, m)) if (*size, *modified) == listed => Ok(m.clone()),
             _ => match storage.get(&path).await {

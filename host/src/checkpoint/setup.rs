@@ -8,8 +8,8 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::lineage::{self, Origin, RunRecord};
-use super::owner::{self, Owner, Resume};
+use super::lineage::{self, Ending, Origin, RunRecord};
+use super::owner::{self, Owner};
 use super::{CheckpointError, Kind, Pins, RestoreState, Storage, catalog, layout, restore};
 use crate::spec::PipelineSpec;
 
@@ -62,6 +62,8 @@ pub async fn prepare(spec: &PipelineSpec, base_dir: &Path, opts: &StartFrom) -> 
     let storage = Storage::open(&spec.storage, base_dir)?;
     storage.check_reachable(Duration::from_secs(15)).await?;
     let name = &spec.name;
+    let inv = catalog::scan(&storage, name).await?;
+    let runs = lineage::runs(&storage, name).await?;
     let mut claims = opts.claims.clone();
     let found = match (&opts.from, opts.resume) {
         (Some(from), _) => {
@@ -84,16 +86,20 @@ pub async fn prepare(spec: &PipelineSpec, base_dir: &Path, opts: &StartFrom) -> 
             }
             Some(found)
         }
-        (None, true) => match owner::resume(&storage, name, spec.checkpoints.retain).await? {
-            Resume::Finished(record) => return Ok(Start::Finished(record)),
-            Resume::From(latest, earlier) => {
-                if latest.is_none() {
-                    tracing::warn!(storage = %storage.url(), "--resume: no completed checkpoint of `{name}` yet; starting from the beginning");
-                }
-                claims.extend(earlier);
-                latest
+        (None, true) => {
+            // A pipeline whose newest run finished has nothing to resume.
+            if let Some(last) = runs.last().filter(|r| r.ended.as_ref().is_some_and(|e| e.how == Ending::Finished)) {
+                owner::finish_clean_up(&storage, name, spec.checkpoints.retain, last).await?;
+                return Ok(Start::Finished(last.clone()));
             }
-        },
+            // Resuming claims every earlier run.
+            claims.extend(runs.iter().map(|r| r.run_id.clone()).chain(inv.completed.iter().map(|(_, m)| m.run_id.clone())));
+            let latest = catalog::latest(&storage, &inv);
+            if latest.is_none() {
+                tracing::warn!(storage = %storage.url(), "--resume: no completed checkpoint of `{name}` yet; starting from the beginning");
+            }
+            latest
+        }
         (None, false) => None,
     };
     let restore = match &found {
@@ -104,12 +110,10 @@ pub async fn prepare(spec: &PipelineSpec, base_dir: &Path, opts: &StartFrom) -> 
         }
         None => RestoreState::default(),
     };
-    let inv = catalog::scan(&storage, name).await?;
     let first_id = inv.newest_id().max(found.as_ref().map_or(0, |f| f.metadata.id)) + 1;
     let run_id = layout::new_run_id();
     // Close the claims over what the claimed runs claimed, so that a lineage never
     // depends on the record of a run that has nothing left.
-    let runs = lineage::runs(&storage, name).await?;
     let mut claims: Vec<String> = claims.iter().flat_map(|c| lineage::lineage(&runs, c)).collect();
     claims.sort();
     claims.dedup();

@@ -119,7 +119,7 @@ pub(super) fn checkpoint_command(cmd: CheckpointCommand) -> anyhow::Result<()> {
             let p = Pipeline::load(&pipeline)?;
             let storage = Storage::open(&p.spec.storage, &p.base_dir)?;
             let inv = io.block_on(catalog::scan(&storage, &p.spec.name))?;
-            let mut rows: Vec<serde_json::Value> = inv.completed.iter().map(|(dir, m)| inv.row(&storage, dir, m)).collect();
+            let mut rows = inv.rows(&storage, &inv.completed);
             let mut broken = 0;
             if verify {
                 for ((dir, m), row) in inv.completed.iter().zip(&mut rows) {
@@ -285,7 +285,7 @@ pub(super) fn savepoint_command(cmd: SavepointCommand) -> anyhow::Result<()> {
             let p = Pipeline::load(&pipeline)?;
             let storage = Storage::open(&p.spec.storage, &p.base_dir)?;
             let inv = io.block_on(catalog::scan(&storage, &p.spec.name))?;
-            let rows: Vec<serde_json::Value> = inv.savepoints.iter().map(|(dir, m)| inv.row(&storage, dir, m)).collect();
+            let rows = inv.rows(&storage, &inv.savepoints);
             if json {
                 println!("{}", serde_json::to_string_pretty(&rows)?);
             } else {

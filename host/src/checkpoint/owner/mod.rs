@@ -47,7 +47,6 @@
 mod dispose;
 mod plan;
 
-use std::collections::BTreeSet;
 use std::sync::OnceLock;
 use std::time::{Duration, SystemTime};
 
@@ -70,11 +69,26 @@ fn process_start() -> SystemTime {
     *START.get_or_init(SystemTime::now)
 }
 
+impl Rules {
+    /// The rules of a pass of this process for run `current`: garbage older than
+    /// the process (or than [`GRACE`]) goes, state files go unless pinned.
+    pub fn live(retain: usize, current: &str) -> Rules {
+        Rules {
+            retain,
+            current: Some(current.into()),
+            garbage_before: process_start().max(SystemTime::now() - GRACE),
+            state_before: None,
+            periodic_savepoints: None,
+        }
+    }
+}
+
 /// The live owner of one run's pipeline storage.
 pub struct Owner {
     storage: Storage,
     pipeline: String,
     pins: Pins,
+    run_id: String,
     record: tokio::sync::Mutex<RunRecord>,
     retain: usize,
     periodic: (Option<usize>, Option<Duration>),
@@ -99,6 +113,7 @@ impl Owner {
             storage,
             pipeline: pipeline.into(),
             pins,
+            run_id: record.run_id.clone(),
             record: tokio::sync::Mutex::new(record),
             retain,
             periodic,
@@ -120,10 +135,6 @@ impl Owner {
         &self.pins
     }
 
-    /// The run this owner acts for.
-    pub async fn run_id(&self) -> String {
-        self.record.lock().await.run_id.clone()
-    }
 
     /// The pass after a snapshot completed or was aborted; the coordinator awaits
     /// it before it triggers the next one (see the module's argument).
@@ -135,14 +146,7 @@ impl Owner {
     }
 
     async fn pass(&self, periodic_savepoint: bool) -> Result<Report, CheckpointError> {
-        let current = self.record.lock().await.run_id.clone();
-        let rules = Rules {
-            retain: self.retain,
-            current: Some(current),
-            garbage_before: process_start().max(SystemTime::now() - GRACE),
-            state_before: None,
-            periodic_savepoints: periodic_savepoint.then_some(self.periodic),
-        };
+        let rules = Rules { periodic_savepoints: periodic_savepoint.then_some(self.periodic), ..Rules::live(self.retain, &self.run_id) };
         let mut cache = self.cache.lock().await;
         let report = run_pass(&self.storage, &self.pipeline, &rules, Some(&self.pins), false, &mut cache).await?;
         log_report(&self.storage, &report);
@@ -157,8 +161,7 @@ impl Owner {
     pub async fn end(&self, how: Ending, keep: Option<&str>) -> Result<Option<String>, CheckpointError> {
         let inv = catalog::scan_cached(&self.storage, &self.pipeline, &mut *self.cache.lock().await).await?;
         let runs = lineage::runs(&self.storage, &self.pipeline).await?;
-        let run_id = self.run_id().await;
-        let ours = lineage::lineage(&runs, &run_id);
+        let ours = lineage::lineage(&runs, &self.run_id);
         let newest = inv.completed.iter().rev().find(|(_, m)| ours.contains(&m.run_id)).map(|(d, _)| d.clone());
         let kept = match (keep, &newest) {
             (Some(reason), Some(dir)) => {
@@ -196,7 +199,7 @@ pub async fn run_pass(
     if dry_run {
         return Ok((plan, Report::default()));
     }
-    let report = plan::execute(plan.clone(), storage, &inv, pins).await?;
+    let report = plan::execute(&plan, storage, pins).await?;
     storage.prune_empty_dirs(&layout::checkpoints_dir(pipeline));
     Ok((plan, report))
 }
@@ -205,7 +208,7 @@ fn log_report(storage: &Storage, (_, report): &(Plan, Report)) {
     let mut files = 0usize;
     for r in &report.removed {
         match &r.item {
-            Item::Snapshot { dir, id } => {
+            Item::Snapshot { dir, id, .. } => {
                 let what = match r.why {
                     Why::PeriodicSavepoint => "periodic savepoint deleted by its retention",
                     Why::Superseded => "checkpoint of a dead run deleted: the run that claimed it superseded it",
@@ -214,7 +217,7 @@ fn log_report(storage: &Storage, (_, report): &(Plan, Report)) {
                 };
                 tracing::info!(event = "deleted", checkpoint = id, dir = %storage.url_of(dir), reason = %r.why, "{what}")
             }
-            Item::Leftover(dir) => tracing::info!(event = "deleted", dir = %storage.url_of(dir), reason = %r.why, "incomplete snapshot removed"),
+            Item::Leftover { dir, .. } => tracing::info!(event = "deleted", dir = %storage.url_of(dir), reason = %r.why, "incomplete snapshot removed"),
             _ => files += 1,
         }
     }
@@ -273,35 +276,13 @@ pub async fn gc(storage: &Storage, pipeline: &str, opts: &GcOptions) -> Result<(
     run_pass(storage, pipeline, &rules, None, opts.dry_run, &mut Default::default()).await
 }
 
-/// What `--resume` finds in storage.
-pub enum Resume {
-    /// The newest run finished: nothing to resume. Its end-of-job clean-up was
-    /// completed if a kill had interrupted it.
-    Finished(RunRecord),
-    /// Resume from the newest checkpoint (if any), claiming these earlier runs.
-    From(Option<catalog::Found>, Vec<String>),
-}
-
-/// What a `--resume` run starts from: the newest completed checkpoint, claiming
-/// every earlier run; or nothing at all when the pipeline's newest run finished.
-pub async fn resume(storage: &Storage, pipeline: &str, retain: usize) -> Result<Resume, CheckpointError> {
-    let runs = lineage::runs(storage, pipeline).await?;
-    if let Some(last) = runs.last().filter(|r| r.ended.as_ref().is_some_and(|e| e.how == Ending::Finished)) {
-        let rules = Rules {
-            retain,
-            current: Some(last.run_id.clone()),
-            garbage_before: process_start().max(SystemTime::now() - GRACE),
-            state_before: None,
-            periodic_savepoints: None,
-        };
-        let (_, report) = run_pass(storage, pipeline, &rules, None, false, &mut Default::default()).await?;
-        if !report.removed.is_empty() {
-            tracing::info!(removed = report.removed.len(), "finished the end-of-job clean-up of the last run, which had been interrupted");
-        }
-        return Ok(Resume::Finished(last.clone()));
+/// Completes the end-of-job clean-up of `last`, a finished run, in case a kill
+/// interrupted it (a `--resume` of a finished pipeline runs nothing else).
+pub async fn finish_clean_up(storage: &Storage, pipeline: &str, retain: usize, last: &RunRecord) -> Result<Report, CheckpointError> {
+    let rules = Rules::live(retain, &last.run_id);
+    let (_, report) = run_pass(storage, pipeline, &rules, None, false, &mut Default::default()).await?;
+    if !report.removed.is_empty() {
+        tracing::info!(removed = report.removed.len(), "finished the end-of-job clean-up of the last run, which had been interrupted");
     }
-    let inv = catalog::scan(storage, pipeline).await?;
-    let mut claims: BTreeSet<String> = runs.iter().map(|r| r.run_id.clone()).collect();
-    claims.extend(inv.completed.iter().map(|(_, m)| m.run_id.clone()));
-    Ok(Resume::From(catalog::latest(storage, &inv), claims.into_iter().collect()))
+    Ok(report)
 }

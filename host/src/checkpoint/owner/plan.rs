@@ -57,9 +57,16 @@ pub enum Item {
         dir: String,
         /// Its id.
         id: u64,
+        /// Its files other than the metadata (Cairn's only: see [`is_ours`]).
+        files: Vec<String>,
     },
-    /// A directory without metadata, with the objects in it.
-    Leftover(String),
+    /// A directory without metadata, with its files that are Cairn's.
+    Leftover {
+        /// The directory.
+        dir: String,
+        /// Its files to remove.
+        files: Vec<String>,
+    },
     /// A content-addressed state file (removed only if not pinned).
     State(String),
     /// A temporary file (`name#N`).
@@ -83,7 +90,7 @@ impl Removal {
     /// The path it removes (a directory or a file), relative to the storage root.
     pub fn path(&self) -> &str {
         match &self.item {
-            Item::Snapshot { dir, .. } | Item::Leftover(dir) => dir,
+            Item::Snapshot { dir, .. } | Item::Leftover { dir, .. } => dir,
             Item::State(p) | Item::Temp(p) | Item::Record(p) => p,
         }
     }
@@ -129,35 +136,40 @@ impl Report {
     }
 }
 
-/// Whether `path` in snapshot directory `dir` is a file Cairn writes there
-/// (metadata, kept marker, a savepoint's state file): anything else is the
-/// user's, and no removal of a directory touches it.
-pub fn is_ours(dir: &str, path: &str) -> bool {
-    // The checkpoint area is Cairn's alone: everything in a checkpoint directory is ours.
-    let tail: Vec<&str> = dir.rsplit('/').take(3).collect();
-    let checkpoint_dir = tail.len() == 3 && tail[0].starts_with("chk-") && tail[2] == "checkpoints";
+/// Whether `path` in snapshot directory `dir` of `pipeline` is a file Cairn
+/// writes there: anything in a checkpoint directory (that area is Cairn's
+/// alone); in a savepoint directory the metadata, the kept marker and state
+/// files. Anything else is the user's, and no removal of a directory touches it.
+pub fn is_ours(pipeline: &str, dir: &str, path: &str) -> bool {
     match path.strip_prefix(dir).and_then(|p| p.strip_prefix('/')) {
-        Some(_) if checkpoint_dir => true,
+        Some(_) if layout::is_checkpoint_dir(pipeline, dir) => true,
         Some(name) if name == METADATA_FILE || name == layout::KEPT_FILE => true,
         Some(name) => name.strip_prefix("state/").is_some_and(|sha| sha.len() == 64 && sha.bytes().all(|b| b.is_ascii_hexdigit())),
         None => false,
     }
 }
 
-/// The objects under `dir` in `inv`.
-pub fn files_under<'a>(inv: &'a Inventory, dir: &str) -> impl Iterator<Item = &'a String> + 'a {
+/// Cairn's files under snapshot directory `dir` in `inv`, metadata excepted, and their bytes (metadata included).
+fn files_under(pipeline: &str, inv: &Inventory, dir: &str) -> (Vec<String>, u64) {
     let prefix = format!("{dir}/");
-    inv.objects.range(prefix.clone()..).take_while(move |(p, _)| p.starts_with(&prefix)).map(|(p, _)| p)
-}
-
-fn bytes_under(inv: &Inventory, dir: &str) -> u64 {
-    files_under(inv, dir).filter(|p| is_ours(dir, p)).filter_map(|p| inv.objects.get(p)).map(|l| l.size).sum()
+    let meta = format!("{dir}/{METADATA_FILE}");
+    let mut bytes = 0;
+    let files = inv
+        .objects
+        .range(prefix.clone()..)
+        .take_while(|(p, _)| p.starts_with(&prefix))
+        .filter(|(p, _)| is_ours(pipeline, dir, p))
+        .inspect(|(_, l)| bytes += l.size)
+        .filter(|(p, _)| **p != meta)
+        .map(|(p, _)| p.clone())
+        .collect();
+    (files, bytes)
 }
 
 /// Decides what to remove from `inv`, given every run record (`runs`, oldest
 /// first), the temporary files found, and `rules`.
 pub fn plan(pipeline: &str, inv: &Inventory, runs: &[RunRecord], temps: &[Listed], rules: &Rules) -> Plan {
-    let mut doomed: BTreeMap<String, (u64, Why)> = BTreeMap::new();
+    let mut doomed: BTreeMap<String, Why> = BTreeMap::new();
     let current = rules.current.as_deref().and_then(|c| runs.iter().find(|r| r.run_id == c));
     let ours = rules.current.as_deref().map(|c| lineage(runs, c)).unwrap_or_default();
     // What runs restored from without claiming it is theirs to keep (NO_CLAIM).
@@ -187,7 +199,7 @@ pub fn plan(pipeline: &str, inv: &Inventory, runs: &[RunRecord], temps: &[Listed
         // A lineage's runs claimed what they hold (`--resume`, `--claim`, a restart):
         // what another run restored from without claiming does not protect it.
         for (d, why) in doomed_here {
-            doomed.insert(d.clone(), (bytes_under(inv, d), why));
+            doomed.insert(d.clone(), why);
         }
     }
     // Dead runs nobody claimed: what their own retention would have kept, and
@@ -199,7 +211,7 @@ pub fn plan(pipeline: &str, inv: &Inventory, runs: &[RunRecord], temps: &[Listed
     for dirs in by_run.values() {
         for d in dirs.iter().rev().skip(rules.retain) {
             if !inv.kept.contains(*d) && !is_protected(d) {
-                doomed.insert((*d).clone(), (bytes_under(inv, d), Why::Retention));
+                doomed.insert((*d).clone(), Why::Retention);
             }
         }
     }
@@ -215,23 +227,24 @@ pub fn plan(pipeline: &str, inv: &Inventory, runs: &[RunRecord], temps: &[Listed
                 humantime::parse_rfc3339(&m.triggered_at).is_ok_and(|t| now.duration_since(t).is_ok_and(|d| d > age))
             });
             if too_many || too_old {
-                doomed.insert(d.clone(), (bytes_under(inv, d), Why::PeriodicSavepoint));
+                doomed.insert(d.clone(), Why::PeriodicSavepoint);
             }
         }
     }
 
     let mut removals: Vec<Removal> = Vec::new();
     let snapshot_ids: BTreeMap<&str, u64> = inv.snapshots().map(|(d, m)| (d.as_str(), m.id)).collect();
-    let mut doomed_sorted: Vec<(&String, &(u64, Why))> = doomed.iter().collect();
+    let mut doomed_sorted: Vec<(&String, &Why)> = doomed.iter().collect();
     doomed_sorted.sort_by_key(|(d, _)| snapshot_ids.get(d.as_str()).copied().unwrap_or(0));
-    for (dir, (bytes, why)) in doomed_sorted {
+    for (dir, why) in doomed_sorted {
         let id = snapshot_ids.get(dir.as_str()).copied().unwrap_or(0);
-        removals.push(Removal { item: Item::Snapshot { dir: dir.clone(), id }, bytes: *bytes, why: *why });
+        let (files, bytes) = files_under(pipeline, inv, dir);
+        removals.push(Removal { item: Item::Snapshot { dir: dir.clone(), id, files }, bytes, why: *why });
     }
     for inc in inv.incomplete.iter().filter(|i| i.newest() < rules.garbage_before) {
-        let bytes: u64 = inc.files.iter().filter(|f| is_ours(&inc.dir, &f.path)).map(|f| f.size).sum();
-        if inc.files.iter().any(|f| is_ours(&inc.dir, &f.path)) {
-            removals.push(Removal { item: Item::Leftover(inc.dir.clone()), bytes, why: Why::Incomplete });
+        let (files, bytes) = files_under(pipeline, inv, &inc.dir);
+        if !files.is_empty() {
+            removals.push(Removal { item: Item::Leftover { dir: inc.dir.clone(), files }, bytes, why: Why::Incomplete });
         }
     }
     // State files: only when every metadata could be read (an unreadable one may reference any).
@@ -269,23 +282,21 @@ pub fn plan(pipeline: &str, inv: &Inventory, runs: &[RunRecord], temps: &[Listed
 
 /// Carries out `plan` on `storage`, in order. With `pins`, a state file is
 /// deleted only while holding the pin lock and only if no upload pinned it.
-pub async fn execute(plan: Plan, storage: &Storage, inv: &Inventory, pins: Option<&Pins>) -> Result<Report, CheckpointError> {
+pub async fn execute(plan: &Plan, storage: &Storage, pins: Option<&Pins>) -> Result<Report, CheckpointError> {
     let mut report = Report::default();
-    for r in plan.removals {
+    for r in &plan.removals {
         match &r.item {
-            Item::Snapshot { dir, .. } => {
+            Item::Snapshot { dir, files, .. } => {
                 // Metadata first: a half-deleted snapshot must not look complete.
                 storage.delete(&format!("{dir}/{METADATA_FILE}")).await?;
-                for path in files_under(inv, dir).filter(|p| is_ours(dir, p)) {
+                for path in files {
                     storage.delete(path).await?;
                 }
                 storage.remove_empty_dir(dir);
             }
-            Item::Leftover(dir) => {
-                if let Some(inc) = inv.incomplete.iter().find(|i| &i.dir == dir) {
-                    for f in inc.files.iter().filter(|f| is_ours(dir, &f.path)) {
-                        storage.delete(&f.path).await?;
-                    }
+            Item::Leftover { dir, files } => {
+                for path in files {
+                    storage.delete(path).await?;
                 }
                 storage.remove_empty_dir(dir);
             }
@@ -306,7 +317,7 @@ pub async fn execute(plan: Plan, storage: &Storage, inv: &Inventory, pins: Optio
             Item::Temp(path) => storage.remove_temp(path)?,
             Item::Record(path) => storage.delete(path).await?,
         }
-        report.removed.push(r);
+        report.removed.push(r.clone());
     }
     Ok(report)
 }
@@ -449,11 +460,11 @@ mod tests {
 
     #[test]
     fn only_cairn_files_of_a_directory_are_removed_with_it() {
-        assert!(is_ours("p/savepoints/s", "p/savepoints/s/_metadata"));
-        assert!(is_ours("p/savepoints/s", &format!("p/savepoints/s/state/{}", sha(1))));
-        assert!(!is_ours("p/savepoints/s", "p/savepoints/s/README.txt"));
-        assert!(!is_ours("p/savepoints/s", "p/savepoints/s/state/notes.txt"));
-        assert!(!is_ours("p/savepoints/s", "p/savepoints/st/_metadata"));
-        assert!(is_ours("p/checkpoints/r/chk-1", "p/checkpoints/r/chk-1/partial"));
+        assert!(is_ours("p", "p/savepoints/s", "p/savepoints/s/_metadata"));
+        assert!(is_ours("p", "p/savepoints/s", &format!("p/savepoints/s/state/{}", sha(1))));
+        assert!(!is_ours("p", "p/savepoints/s", "p/savepoints/s/README.txt"));
+        assert!(!is_ours("p", "p/savepoints/s", "p/savepoints/s/state/notes.txt"));
+        assert!(!is_ours("p", "p/savepoints/s", "p/savepoints/st/_metadata"));
+        assert!(is_ours("p", "p/checkpoints/r/chk-1", "p/checkpoints/r/chk-1/partial"));
     }
 }
