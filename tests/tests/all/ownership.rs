@@ -222,6 +222,12 @@ fn from_does_not_claim_what_it_names_unless_asked_and_savepoints_are_never_claim
     let out = host(&["run", p.to_str().unwrap(), "--from", &sp, "--claim"]);
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success() && err.contains("savepoints are never claimed"), "{err}");
+    // Nor is a checkpoint outside this pipeline's storage (a copy elsewhere).
+    copy_dir(&dir.path().join("storage"), &dir.path().join("elsewhere"));
+    let copy = x.replace("/storage/", "/elsewhere/");
+    let out = host(&["run", p.to_str().unwrap(), "--from", &copy, "--claim"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success() && err.contains("is not in the checkpoint area of pipeline `claims`") && err.contains(&copy), "{err}");
     // CLAIM: the run takes X's run over, and its end-of-job policy deletes it.
     ok(&["run", p.to_str().unwrap(), "--from", &x, "--claim"]);
     assert!(!verified_list(&p).iter().any(|r| r["path"] == x.as_str()), "--claim kept {x}");
@@ -376,7 +382,17 @@ fn storage_gc_removes_what_its_dry_run_listed_and_never_a_savepoint_or_a_kept_ch
     assert!(Path::new(&kept.replace("file://", "")).join("_kept").exists());
     assert!(Path::new(&sp.replace("file://", "")).join("_metadata").exists());
     verified_list(&p);
-    // And a second pass finds nothing more.
-    let (again, _) = ok(&["storage", "gc", p.to_str().unwrap()]);
+    // A run recorded on another machine (or before a reboot) that never ended: gc
+    // cannot tell whether it runs, and asks for --force.
+    let record = std::fs::read_dir(root.join("runs")).unwrap().map(|e| e.unwrap().path()).max().unwrap();
+    let mut r: Value = serde_json::from_slice(&std::fs::read(&record).unwrap()).unwrap();
+    assert!(r["ended"].is_null(), "{r}");
+    r["boot"] = "another-machine".into();
+    std::fs::write(&record, serde_json::to_vec(&r).unwrap()).unwrap();
+    let out = host(&["storage", "gc", p.to_str().unwrap()]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success() && err.contains("--force") && err.contains(r["run-id"].as_str().unwrap()), "{err}");
+    // And a second pass (forced) finds nothing more.
+    let (again, _) = ok(&["storage", "gc", p.to_str().unwrap(), "--force"]);
     assert!(again.contains("freed 0 objects"), "{again}");
 }
