@@ -36,6 +36,8 @@ pub struct Events<'a> {
     value_start: usize,
     /// Position in `keyless` of the next keyless event at or after `next`.
     next_keyless: usize,
+    /// The input the batch arrived on.
+    input: usize,
 }
 
 impl<'a> Events<'a> {
@@ -77,7 +79,22 @@ impl<'a> Events<'a> {
             key_start: 0,
             value_start: 0,
             next_keyless: 0,
+            input: 0,
         })
+    }
+
+    /// The same events, as having arrived on input `input`.
+    pub fn on_input(mut self, input: usize) -> Self {
+        self.input = input;
+        self
+    }
+
+    /// The input the batch arrived on: its index in the operator's `input:`
+    /// list in pipeline.yaml (0 for an operator with one input). The input's
+    /// id is [`context()`](crate::context)`.inputs[index]`.
+    #[inline]
+    pub fn input(&self) -> usize {
+        self.input
     }
 
     /// Number of events not yet yielded (all of them before iterating).

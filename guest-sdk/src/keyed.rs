@@ -4,6 +4,8 @@ use std::collections::HashMap;
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
+use crate::pieces::{self, MODE, Mode};
+
 /// The hasher: fast, and fixed (no random seed) so that runs are repeatable.
 type Hasher = foldhash::fast::FixedState;
 
@@ -30,17 +32,62 @@ impl<V> Default for KeyedState<V> {
 }
 
 impl<V: Serialize> Serialize for KeyedState<V> {
-    /// As a map, in ascending key order.
+    /// As a map, in ascending key order; inside a 0.2.0 snapshot
+    /// ([`crate::pieces`]) as its position, its entries going to the keyed pieces.
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.collect_map(self.sorted())
+        // Values are encoded in plain mode (a KeyedState inside a value is part of that value).
+        let mode = MODE.with(|m| std::mem::replace(&mut *m.borrow_mut(), Mode::Plain));
+        match mode {
+            Mode::Splitting(mut fields) => {
+                let field = fields.len() as u32;
+                let mut entries = Vec::with_capacity(self.map.len());
+                for (k, v) in &self.map {
+                    let value = postcard::to_allocvec(v).map_err(|e| serde::ser::Error::custom(format!("cannot encode state: {e}")))?;
+                    entries.push((pieces::key_hash(k), k.clone(), value));
+                }
+                fields.push(entries);
+                MODE.with(|m| *m.borrow_mut() = Mode::Splitting(fields));
+                serializer.serialize_u32(field)
+            }
+            other => {
+                MODE.with(|m| *m.borrow_mut() = other);
+                serializer.collect_map(self.sorted())
+            }
+        }
     }
 }
 
-impl<'de, V: Deserialize<'de>> Deserialize<'de> for KeyedState<V> {
+impl<'de, V: serde::de::DeserializeOwned> Deserialize<'de> for KeyedState<V> {
+    /// As a map; inside a 0.2.0 restore ([`crate::pieces`]) as its position,
+    /// its entries taken from the keyed pieces.
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        Ok(KeyedState {
-            map: HashMap::deserialize(deserializer)?,
-        })
+        if !MODE.with(|m| matches!(*m.borrow(), Mode::Merging(_))) {
+            return Ok(KeyedState { map: HashMap::deserialize(deserializer)? });
+        }
+        let field = u32::deserialize(deserializer)? as usize;
+        let entries = MODE.with(|m| match &mut *m.borrow_mut() {
+            Mode::Merging(fields) => fields.get_mut(field).and_then(Option::take).unwrap_or_default(),
+            _ => Vec::new(),
+        });
+        let mode = MODE.with(|m| std::mem::replace(&mut *m.borrow_mut(), Mode::Plain));
+        let mut map = HashMap::with_capacity_and_hasher(entries.len(), Hasher::default());
+        let mut failed = None;
+        for (k, v) in entries {
+            match crate::snapshot::decode_state::<V>(&v) {
+                Ok(v) => {
+                    map.insert(k, v);
+                }
+                Err(e) => {
+                    failed = Some(e);
+                    break;
+                }
+            }
+        }
+        MODE.with(|m| *m.borrow_mut() = mode);
+        match failed {
+            Some(e) => Err(serde::de::Error::custom(e)),
+            None => Ok(KeyedState { map }),
+        }
     }
 }
 

@@ -1,9 +1,12 @@
 //! Write Cairn operators in Rust.
 //!
 //! A Cairn operator is a WebAssembly component exporting the
-//! `cairn:operator/operator` interface (see `wit/operator.wit`). With this
+//! `cairn:operator/operator@0.2.0` interface (see `wit/0.2/operator.wit`). With this
 //! crate an operator is one short file: implement [`Operator`] and call
-//! [`export_operator!`]. The SDK hides the batch columns behind [`Events`] (an
+//! [`export_operator!`]. State kept in [`KeyedState`] rescales by itself:
+//! snapshots split it by key hash, and a subtask of another parallelism gets
+//! exactly its keys back. A batch's [`Events::input`] says which of the
+//! operator's inputs it came from (joins). The SDK hides the batch columns behind [`Events`] (an
 //! iterator of borrowed [`Event`]s) and [`Output`] (a builder writing straight
 //! into the returned columns), parses the JSON config into
 //! [`Operator::Config`], and snapshots and restores [`Operator::State`] in
@@ -52,14 +55,17 @@
 extern crate self as cairn_guest;
 
 pub mod bindings;
+mod context;
 mod events;
 mod keyed;
 pub mod log;
 mod operator;
 mod output;
+pub mod pieces;
 pub mod runtime;
 pub mod snapshot;
 
+pub use context::{Context, context};
 pub use events::{Event, Events};
 pub use keyed::KeyedState;
 pub use operator::Operator;
@@ -69,11 +75,14 @@ pub use serde;
 
 /// A batch of events as it crosses the boundary (columns); see [`Events`]
 /// and [`Output`] for reading and writing one.
-pub use bindings::cairn::operator::types::Batch;
-/// What a snapshot is: format, state schema version and size.
-pub use bindings::cairn::operator::types::StateInfo;
+pub use bindings::v1::cairn::operator::types::Batch;
+/// What a 0.1.0 snapshot is: format, state schema version and size.
+pub use bindings::v1::cairn::operator::types::StateInfo;
+/// The types of `cairn:operator@0.2.0` (snapshot pieces, restore info, context).
+pub use bindings::v2::cairn::operator0_2_0::types as v2;
 
-/// Exports an [`Operator`] as the component's `operator` interface.
+/// Exports an [`Operator`] as a `cairn:operator@0.2.0` component: keyed
+/// state that rescales, inputs told apart.
 ///
 /// Invoke it once, at the top level of a `cdylib` crate, with the operator
 /// type: `export_operator!(MyOp);`. It keeps one [`runtime::Instance`] of the
@@ -94,45 +103,45 @@ macro_rules! export_operator {
                 __CAIRN_INSTANCE.with(|cell| f(&mut cell.borrow_mut()))
             }
 
-            impl $crate::bindings::exports::cairn::operator::operator::Guest
-                for __CairnOperatorExport
-            {
+            impl $crate::bindings::v2::exports::cairn::operator0_2_0::operator::Guest for __CairnOperatorExport {
                 fn init(
                     config: ::std::string::String,
+                    context: $crate::v2::Context,
                 ) -> ::core::result::Result<(), ::std::string::String> {
-                    __with(|i| i.init(&config))
+                    let context = $crate::Context {
+                        operator: context.operator,
+                        subtask: context.subtask,
+                        parallelism: context.parallelism,
+                        key_range: (context.key_range.first, context.key_range.last),
+                        inputs: context.inputs,
+                    };
+                    __with(|i| i.init_with(&config, context))
                 }
 
                 fn process(
-                    input: $crate::Batch,
+                    input: u32,
+                    batch: $crate::Batch,
                 ) -> ::core::result::Result<$crate::Batch, ::std::string::String> {
-                    __with(|i| i.process(&input))
+                    __with(|i| i.process_input(input, &batch))
                 }
 
-                fn on_watermark(
-                    ts: i64,
-                ) -> ::core::result::Result<$crate::Batch, ::std::string::String> {
+                fn on_watermark(ts: i64) -> ::core::result::Result<$crate::Batch, ::std::string::String> {
                     __with(|i| i.on_watermark(ts))
                 }
 
-                fn snapshot()
-                -> ::core::result::Result<$crate::StateInfo, ::std::string::String> {
-                    __with(|i| i.snapshot())
+                fn snapshot() -> ::core::result::Result<$crate::v2::SnapshotInfo, ::std::string::String> {
+                    __with(|i| i.snapshot_pieces())
                 }
 
                 fn snapshot_read(max_len: u32) -> ::std::vec::Vec<u8> {
                     __with(|i| i.snapshot_read(max_len))
                 }
 
-                fn restore(
-                    info: $crate::StateInfo,
-                ) -> ::core::result::Result<(), ::std::string::String> {
-                    __with(|i| i.restore(&info))
+                fn restore(info: $crate::v2::RestoreInfo) -> ::core::result::Result<(), ::std::string::String> {
+                    __with(|i| i.restore_pieces(&info))
                 }
 
-                fn restore_write(
-                    bytes: ::std::vec::Vec<u8>,
-                ) -> ::core::result::Result<(), ::std::string::String> {
+                fn restore_write(bytes: ::std::vec::Vec<u8>) -> ::core::result::Result<(), ::std::string::String> {
                     __with(|i| i.restore_write(&bytes))
                 }
 
@@ -141,7 +150,65 @@ macro_rules! export_operator {
                 }
             }
 
-            $crate::bindings::export!(__CairnOperatorExport with_types_in $crate::bindings);
+            $crate::bindings::v2::export_0_2!(__CairnOperatorExport with_types_in $crate::bindings::v2);
+        };
+    };
+}
+
+/// Exports an [`Operator`] as a `cairn:operator@0.1.0` component: one input,
+/// state the host restores at the parallelism it was taken at only. For
+/// checkpoints and tools of the first contract; new operators use
+/// [`export_operator!`].
+#[macro_export]
+macro_rules! export_operator_0_1 {
+    ($op:ty) => {
+        const _: () = {
+            struct __CairnOperatorExport;
+
+            ::std::thread_local! {
+                static __CAIRN_INSTANCE: ::core::cell::RefCell<$crate::runtime::Instance<$op>> =
+                    const { ::core::cell::RefCell::new($crate::runtime::Instance::new()) };
+            }
+
+            fn __with<R>(f: impl FnOnce(&mut $crate::runtime::Instance<$op>) -> R) -> R {
+                __CAIRN_INSTANCE.with(|cell| f(&mut cell.borrow_mut()))
+            }
+
+            impl $crate::bindings::v1::exports::cairn::operator::operator::Guest for __CairnOperatorExport {
+                fn init(config: ::std::string::String) -> ::core::result::Result<(), ::std::string::String> {
+                    __with(|i| i.init(&config))
+                }
+
+                fn process(input: $crate::Batch) -> ::core::result::Result<$crate::Batch, ::std::string::String> {
+                    __with(|i| i.process(&input))
+                }
+
+                fn on_watermark(ts: i64) -> ::core::result::Result<$crate::Batch, ::std::string::String> {
+                    __with(|i| i.on_watermark(ts))
+                }
+
+                fn snapshot() -> ::core::result::Result<$crate::StateInfo, ::std::string::String> {
+                    __with(|i| i.snapshot())
+                }
+
+                fn snapshot_read(max_len: u32) -> ::std::vec::Vec<u8> {
+                    __with(|i| i.snapshot_read(max_len))
+                }
+
+                fn restore(info: $crate::StateInfo) -> ::core::result::Result<(), ::std::string::String> {
+                    __with(|i| i.restore(&info))
+                }
+
+                fn restore_write(bytes: ::std::vec::Vec<u8>) -> ::core::result::Result<(), ::std::string::String> {
+                    __with(|i| i.restore_write(&bytes))
+                }
+
+                fn restore_finish() -> ::core::result::Result<(), ::std::string::String> {
+                    __with(|i| i.restore_finish())
+                }
+            }
+
+            $crate::bindings::v1::export_0_1!(__CairnOperatorExport with_types_in $crate::bindings::v1);
         };
     };
 }

@@ -5,12 +5,12 @@
 //! rate-limit a noisy operator. Outside wasm32 (native unit tests) records go
 //! to standard error instead, because the import exists only in a component.
 
-pub use crate::bindings::cairn::operator::log::Level;
+pub use crate::bindings::v1::cairn::operator::log::Level;
 
 /// Writes one record at `level`.
 pub fn log(level: Level, message: &str) {
     #[cfg(target_arch = "wasm32")]
-    crate::bindings::cairn::operator::log::log(level, message);
+    crate::bindings::v1::cairn::operator::log::log(level, message);
     #[cfg(not(target_arch = "wasm32"))]
     eprintln!("[{level:?}] {message}");
 }

@@ -21,6 +21,15 @@ pub trait Operator: Sized + 'static {
 
     /// The operator's durable state. Starts as `Default::default()`; snapshots
     /// are its postcard encoding (format name `"postcard"`).
+    ///
+    /// Keep per-key state in [`KeyedState`](crate::KeyedState) fields (the
+    /// whole state, or fixed fields of a struct; not inside collections): a
+    /// 0.2.0 snapshot splits their entries by key hash, so the operator
+    /// rescales with no code of its own. Everything else is operator state:
+    /// at the same parallelism each subtask gets its own back; at another,
+    /// every new subtask starts from the lowest old subtask's and is handed each
+    /// other old subtask's through
+    /// [`merge_operator_state`](Operator::merge_operator_state).
     type State: Serialize + DeserializeOwned + Default;
 
     /// Declared state schema version, written in every snapshot. Bump it when
@@ -51,6 +60,15 @@ pub trait Operator: Sized + 'static {
     ) -> Result<(), String> {
         let _ = (state, ts, out);
         Ok(())
+    }
+
+    /// At a restore with another parallelism: folds `other`, the operator state
+    /// of one more old subtask (its `KeyedState`s empty: their keys are already
+    /// in `state`), into `state`. By default ignores it, which is right for
+    /// values every subtask holds alike (such as the highest watermark seen,
+    /// since watermarks reach every subtask).
+    fn merge_operator_state(state: &mut Self::State, other: Self::State) {
+        let _ = (state, other);
     }
 
     /// Converts a snapshot written with another state schema version into

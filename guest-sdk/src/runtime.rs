@@ -6,7 +6,10 @@
 //! also the way to test an operator natively (`cargo test`), with no wasm
 //! runtime: feed it config, batches and watermarks, snapshot and restore it.
 
+use crate::context::{self, Context};
+use crate::pieces::{self, Range};
 use crate::snapshot::{self, RestoreWriter, SnapshotReader};
+use crate::v2::{KeyRange, Piece, PieceKind, Redistribution, RestoreInfo, SnapshotInfo};
 use crate::{Batch, Events, Operator, Output, StateInfo};
 
 /// An operator and its state, plus the snapshot and restore in progress.
@@ -14,6 +17,10 @@ pub struct Instance<O: Operator> {
     live: Option<Live<O>>,
     snapshot: SnapshotReader,
     restore: Option<RestoreWriter>,
+    /// The pieces of a 0.2.0 restore in progress.
+    restore_pieces: Option<RestoreInfo>,
+    /// The key hashes this subtask owns.
+    range: Range,
 }
 
 struct Live<O: Operator> {
@@ -37,6 +44,8 @@ impl<O: Operator> Instance<O> {
             live: None,
             snapshot: SnapshotReader::empty(),
             restore: None,
+            restore_pieces: None,
+            range: (0, u64::MAX),
         }
     }
 
@@ -47,10 +56,17 @@ impl<O: Operator> Instance<O> {
         self.live.as_mut().ok_or_else(|| NOT_INITIALISED.to_string())
     }
 
-    /// `init`: parses `config` (JSON; empty text counts as `null`) into
-    /// `O::Config` and builds the operator with default state. Fails if
-    /// called twice.
+    /// `init` of an operator running alone ([`Context::alone`]): parses
+    /// `config` (JSON; empty text counts as `null`) into `O::Config` and
+    /// builds the operator with default state. Fails if called twice.
     pub fn init(&mut self, config: &str) -> Result<(), String> {
+        self.init_with(config, Context::alone())
+    }
+
+    /// `init` (0.2.0) as the subtask `context` describes.
+    pub fn init_with(&mut self, config: &str, context: Context) -> Result<(), String> {
+        self.range = context.key_range;
+        context::set(context);
         if self.live.is_some() {
             return Err("init called twice".into());
         }
@@ -65,10 +81,16 @@ impl<O: Operator> Instance<O> {
         Ok(())
     }
 
-    /// `process`: runs the operator over `input` and returns what it emitted.
+    /// `process`: runs the operator over `input` (from input 0) and returns what it emitted.
     pub fn process(&mut self, input: &Batch) -> Result<Batch, String> {
+        self.process_input(0, input)
+    }
+
+    /// `process` (0.2.0): runs the operator over `batch`, which arrived on
+    /// input `input`, and returns what it emitted.
+    pub fn process_input(&mut self, input: u32, batch: &Batch) -> Result<Batch, String> {
         let live = self.live()?;
-        let events = Events::new(input)?;
+        let events = Events::new(batch)?.on_input(input as usize);
         let mut out = Output::new();
         live.op.process(&mut live.state, events, &mut out)?;
         Ok(out.into_batch())
@@ -110,6 +132,7 @@ impl<O: Operator> Instance<O> {
     /// abandoned.
     pub fn restore(&mut self, info: &StateInfo) -> Result<(), String> {
         self.restore = None;
+        self.restore_pieces = None;
         self.live()?;
         self.restore = Some(RestoreWriter::begin(info)?);
         Ok(())
@@ -134,14 +157,75 @@ impl<O: Operator> Instance<O> {
             .restore
             .take()
             .ok_or("restore-finish called without restore")?;
-        let live = self.live()?;
+        let pieces = self.restore_pieces.take();
+        self.live()?;
         let (version, bytes) = writer.finish()?;
+        if let Some(info) = pieces {
+            return self.finish_pieces(info, version, &bytes);
+        }
+        let live = self.live()?;
         live.state = if version == O::STATE_VERSION {
             snapshot::decode_state(&bytes)
                 .map_err(|e| format!("state version {version}: {e}"))?
         } else {
             O::migrate(version, &bytes)?
         };
+        Ok(())
+    }
+
+    /// `snapshot` (0.2.0): splits the state into an operator piece and keyed
+    /// pieces by key hash ([`crate::pieces`]) in the snapshot buffer, and
+    /// describes them.
+    pub fn snapshot_pieces(&mut self) -> Result<SnapshotInfo, String> {
+        self.snapshot = SnapshotReader::empty();
+        let range = self.range;
+        let live = self.live()?;
+        let split = pieces::split(&live.state, range)?;
+        let mut list = vec![Piece { kind: PieceKind::Operator(Redistribution::Union), size: split.operator.len() as u64 }];
+        let mut bytes = vec![split.operator];
+        for ((first, last), b) in split.keyed {
+            list.push(Piece { kind: PieceKind::Keyed(KeyRange { first, last }), size: b.len() as u64 });
+            bytes.push(b);
+        }
+        self.snapshot = SnapshotReader::from_pieces(bytes);
+        Ok(SnapshotInfo { format: snapshot::FORMAT.into(), version: O::STATE_VERSION, pieces: list })
+    }
+
+    /// `restore` (0.2.0): starts restoring the pieces `info` lists.
+    pub fn restore_pieces(&mut self, info: &RestoreInfo) -> Result<(), String> {
+        self.restore = None;
+        self.restore_pieces = None;
+        self.live()?;
+        let size = info.pieces.iter().map(|p| p.size).sum();
+        let whole = StateInfo { format: info.format.clone(), version: info.version, size };
+        self.restore = Some(RestoreWriter::begin(&whole)?);
+        self.restore_pieces = Some(info.clone());
+        Ok(())
+    }
+
+    fn finish_pieces(&mut self, info: RestoreInfo, version: u32, bytes: &[u8]) -> Result<(), String> {
+        let range = self.range;
+        let (mut operator, mut keyed): (Vec<(u32, &[u8])>, Vec<(Range, &[u8])>) = (Vec::new(), Vec::new());
+        let mut at = 0usize;
+        for p in &info.pieces {
+            let b = &bytes[at..at + p.size as usize];
+            at += p.size as usize;
+            match p.kind {
+                PieceKind::Operator(_) => operator.push((p.from_subtask, b)),
+                PieceKind::Keyed(r) => keyed.push(((r.first, r.last), b)),
+            }
+        }
+        operator.sort_by_key(|(s, _)| *s);
+        let operator: Vec<&[u8]> = operator.into_iter().map(|(_, b)| b).collect();
+        let decode = |b: &[u8]| -> Result<O::State, String> {
+            if version == O::STATE_VERSION {
+                snapshot::decode_state(b).map_err(|e| format!("state version {version}: {e}"))
+            } else {
+                O::migrate(version, b)
+            }
+        };
+        let state = pieces::merge(&operator, &keyed, range, decode, O::merge_operator_state)?;
+        self.live()?.state = state;
         Ok(())
     }
 

@@ -4,7 +4,8 @@
 //! [`runtime`] (compiled components, one instance per subtask) → [`dataflow`]
 //! (tasks, channels, partitioning) with [`connectors`] at the edges.
 //! [`checkpoint`] coordinates snapshots of the running job; what its
-//! coordinator and the tasks exchange lives in [`control`], below both.
+//! coordinator and the tasks exchange lives in [`control`], below both, and
+//! the contract's key hash and hash ranges in [`keys`], below everything.
 
 pub mod api;
 pub mod checkpoint;
@@ -12,6 +13,7 @@ pub mod cli;
 pub mod connectors;
 pub mod control;
 pub mod dataflow;
+pub mod keys;
 pub mod runtime;
 pub mod spec;
 

@@ -6,7 +6,7 @@
 use std::time::Instant;
 
 use cairn_host::dataflow::batch::Batch;
-use cairn_host::runtime::{Limits, Runtime};
+use cairn_host::runtime::{Limits, Restore, Runtime};
 
 const MIB: u64 = 1 << 20;
 
@@ -28,7 +28,7 @@ fn main() {
             snap = Some(inst.snapshot().unwrap());
         }
         let copy_out = (size * reps) as f64 / t.elapsed().as_secs_f64();
-        let snap = snap.unwrap();
+        let snap = Restore::own(&snap.unwrap(), 0, 1);
         let mut restore_secs = 0.0;
         for _ in 0..reps {
             let mut fresh = component.instantiate(0, limits, &Default::default()).unwrap();

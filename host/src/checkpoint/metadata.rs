@@ -8,6 +8,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 pub use crate::control::{Kind, StateHandle, Trigger};
+use crate::runtime::World;
 
 /// Name of the metadata file inside a checkpoint directory.
 pub const METADATA_FILE: &str = "_metadata";
@@ -30,12 +31,20 @@ pub struct PromotedFrom {
     pub trigger: Trigger,
 }
 
+fn world_0_1() -> World {
+    World::V0_1
+}
+
 /// One operator in a checkpoint.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case", deny_unknown_fields)]
 pub struct OperatorState {
     /// SHA-256 of the component that wrote the state.
     pub component_digest: String,
+    /// The contract version that component targets (`0.1.0` when absent:
+    /// metadata written before 0.2.0 existed).
+    #[serde(default = "world_0_1")]
+    pub world: World,
     /// Subtasks when the checkpoint was taken.
     pub parallelism: usize,
     /// State per subtask, by subtask index.

@@ -12,6 +12,7 @@ pub mod lineage;
 pub mod metadata;
 pub mod owner;
 mod pins;
+pub mod rescale;
 pub mod restore;
 pub mod setup;
 pub mod storage;
@@ -72,8 +73,10 @@ pub struct RestoreState {
     pub from: Option<(String, u64)>,
     /// Positions by source id.
     pub sources: BTreeMap<String, serde_json::Value>,
-    /// Snapshots by operator id, by subtask.
-    pub operators: BTreeMap<String, Vec<crate::runtime::Snapshot>>,
+    /// What each operator subtask restores from, by operator id, by (new) subtask.
+    pub operators: BTreeMap<String, Vec<crate::runtime::Restore>>,
+    /// How each operator's state is spread over its subtasks (the rescale plan), by operator id.
+    pub plans: BTreeMap<String, rescale::OperatorPlan>,
     /// Sink state by sink id.
     pub sinks: BTreeMap<String, serde_json::Value>,
 }

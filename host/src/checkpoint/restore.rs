@@ -1,15 +1,17 @@
 //! Reading a checkpoint back for a pipeline: matching state to operators by
-//! id, checking parallelism, verifying every state file's checksum.
+//! id, spreading it over the subtasks ([`rescale`]), verifying every state
+//! file's (or piece's) checksum.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use sha2::{Digest, Sha256};
 
 use super::catalog::Found;
 use super::storage::join_relative;
-use super::{CheckpointError, RestoreState, StateHandle};
+use super::{CheckpointError, RestoreState, StateHandle, rescale};
 use bytes::Bytes;
-use crate::runtime::Snapshot;
+use crate::control::PieceHandle;
+use crate::runtime::{Restore, RestorePiece};
 use crate::spec::PipelineSpec;
 
 /// Loads what `spec` needs from checkpoint `found`. State for an operator the
@@ -45,22 +47,35 @@ pub async fn load(found: &Found, spec: &PipelineSpec, allow_non_restored: bool) 
             tracing::warn!(operator = %op.id, "operator starts without state");
             continue;
         };
-        if saved.parallelism != op.parallelism {
-            if saved.is_stateful() {
-                return Err(CheckpointError::Incompatible(format!(
-                    "operator `{}` has parallelism {} but its state in {here} was taken at parallelism {}; \
-                     changing the parallelism of a stateful operator is not supported yet",
-                    op.id, op.parallelism, saved.parallelism
-                )));
+        let plan = rescale::plan(&op.id, saved, op.parallelism).map_err(|e| CheckpointError::Incompatible(format!("{e} (in {here})")))?;
+        let Some(plan) = plan else {
+            continue; // stateless at another parallelism: nothing to restore
+        };
+        let mut restores = Vec::with_capacity(plan.subtasks.len());
+        let mut files: BTreeMap<usize, Bytes> = BTreeMap::new();
+        for picks in &plan.subtasks {
+            let mut pieces = Vec::with_capacity(picks.len());
+            for pick in picks {
+                let handle = &saved.subtasks[pick.from_subtask];
+                let bytes = match &pick.piece {
+                    None => read_state(found, handle).await?,
+                    // At the same parallelism every piece of the file is needed: read it once, whole.
+                    Some(p) if plan.from == plan.to => {
+                        if !files.contains_key(&pick.from_subtask) {
+                            files.insert(pick.from_subtask, read_state(found, handle).await?);
+                        }
+                        files[&pick.from_subtask].slice(p.offset as usize..(p.offset + p.size) as usize)
+                    }
+                    Some(p) => read_piece(found, handle, p).await?,
+                };
+                pieces.push(RestorePiece { kind: pick.piece.as_ref().map(|p| p.kind), from_subtask: pick.from_subtask, bytes });
             }
-            continue; // stateless: nothing to restore
+            let first = &saved.subtasks[0];
+            restores.push(Restore { format: first.format.clone(), version: first.version, from_parallelism: plan.from, pieces });
+            files.clear();
         }
-        let mut snapshots = Vec::with_capacity(saved.subtasks.len());
-        for handle in &saved.subtasks {
-            let bytes = read_state(found, handle).await?;
-            snapshots.push(Snapshot::from_bytes(handle.format.clone(), handle.version, bytes));
-        }
-        state.operators.insert(op.id.clone(), snapshots);
+        state.operators.insert(op.id.clone(), restores);
+        state.plans.insert(op.id.clone(), plan);
     }
     for src in &spec.sources {
         match meta.sources.get(src.id()) {
@@ -89,6 +104,19 @@ pub async fn read_state(found: &Found, handle: &StateHandle) -> Result<Bytes, Ch
     let actual = hex::encode(Sha256::digest(&bytes));
     if actual != handle.sha256 || bytes.len() as u64 != handle.size {
         return Err(CheckpointError::Corrupt { path: found.storage.url_of(&path), expected: handle.sha256.clone(), actual });
+    }
+    Ok(bytes)
+}
+
+/// Reads one piece of a state file (a ranged read) and checks its size and SHA-256.
+pub async fn read_piece(found: &Found, handle: &StateHandle, piece: &PieceHandle) -> Result<Bytes, CheckpointError> {
+    let path = join_relative(&found.dir, &handle.file)
+        .ok_or_else(|| CheckpointError::Incompatible(format!("{}: bad state reference `{}`", found.url(), handle.file)))?;
+    let bytes = found.storage.get_range(&path, piece.offset..piece.offset + piece.size).await?;
+    let actual = hex::encode(Sha256::digest(&bytes));
+    if actual != piece.sha256 || bytes.len() as u64 != piece.size {
+        let at = format!("{} (bytes {}..{})", found.storage.url_of(&path), piece.offset, piece.offset + piece.size);
+        return Err(CheckpointError::Corrupt { path: at, expected: piece.sha256.clone(), actual });
     }
     Ok(bytes)
 }

@@ -298,6 +298,14 @@ impl Storage {
         r.bytes().await.map_err(|e| self.backend("get", rel, e))
     }
 
+    /// Reads bytes `range` of an object (one ranged request).
+    pub async fn get_range(&self, rel: &str, range: std::ops::Range<u64>) -> Result<Bytes, StorageError> {
+        if range.is_empty() {
+            return Ok(Bytes::new());
+        }
+        self.store.get_range(&self.full(rel), range).await.map_err(|e| self.backend("get", rel, e))
+    }
+
     /// Whether an object exists.
     pub async fn exists(&self, rel: &str) -> Result<bool, StorageError> {
         match self.store.head(&self.full(rel)).await {

@@ -9,8 +9,8 @@ use sha2::{Digest, Sha256};
 use tokio::sync::mpsc::UnboundedSender;
 
 use super::{Pins, Storage, layout};
-use crate::control::{Ack, AckPayload, Event, StateHandle};
-use crate::runtime::Snapshot;
+use crate::control::{Ack, AckPayload, Event, PieceHandle, StateHandle};
+use crate::runtime::{Part, Snapshot};
 
 /// Uploads snapshots for the tasks of one job.
 #[derive(Clone)]
@@ -51,17 +51,12 @@ impl Uploader {
     async fn store(&self, id: u64, snapshot: Snapshot) -> Result<(StateHandle, u64), super::StorageError> {
         let started = Instant::now();
         let size = snapshot.len() as u64;
-        let pieces: Vec<Bytes> = snapshot.pieces;
+        let pieces: Vec<Bytes> = snapshot.chunks;
         let hashed = pieces.clone();
-        let sha256 = tokio::task::spawn_blocking(move || {
-            let mut h = Sha256::new();
-            for p in &hashed {
-                h.update(p);
-            }
-            hex::encode(h.finalize())
-        })
-        .await
-        .unwrap_or_else(|_| String::from("hash-failed"));
+        let parts = snapshot.parts;
+        let (sha256, handles) = tokio::task::spawn_blocking(move || hash(&hashed, &parts))
+            .await
+            .unwrap_or_else(|_| (String::from("hash-failed"), Vec::new()));
         self.pins.pin(id, &sha256).await;
         let path = layout::state_file(&self.pipeline, &sha256);
         let uploaded = if self.storage.exists(&path).await? {
@@ -77,7 +72,64 @@ impl Uploader {
             size,
             format: snapshot.format,
             version: snapshot.version,
+            range: snapshot.range,
+            pieces: handles,
         };
         Ok((handle, uploaded))
+    }
+}
+
+/// SHA-256 of the whole file, and the handle of each of its `parts` (offset,
+/// size, own SHA-256), in one pass over the chunks.
+fn hash(chunks: &[Bytes], parts: &[Part]) -> (String, Vec<PieceHandle>) {
+    let mut whole = Sha256::new();
+    let mut handles = Vec::with_capacity(parts.len());
+    let mut parts = parts.iter();
+    let mut current = parts.next().map(|p| (*p, 0u64, Sha256::new()));
+    let mut offset = 0u64;
+    for chunk in chunks {
+        whole.update(chunk);
+        let mut rest: &[u8] = chunk;
+        while let Some((part, done, h)) = current.as_mut() {
+            let n = (part.size - *done).min(rest.len() as u64) as usize;
+            h.update(&rest[..n]);
+            *done += n as u64;
+            rest = &rest[n..];
+            if *done < part.size {
+                break;
+            }
+            let (part, _, h) = current.take().expect("current part");
+            handles.push(PieceHandle { kind: part.kind, offset, size: part.size, sha256: hex::encode(h.finalize()) });
+            offset += part.size;
+            current = parts.next().map(|p| (*p, 0u64, Sha256::new()));
+        }
+    }
+    // Empty parts at the end (no bytes left to walk).
+    while let Some((part, _, h)) = current.take() {
+        handles.push(PieceHandle { kind: part.kind, offset, size: part.size, sha256: hex::encode(h.finalize()) });
+        offset += part.size;
+        current = parts.next().map(|p| (*p, 0u64, Sha256::new()));
+    }
+    (hex::encode(whole.finalize()), handles)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::control::{PieceKind, Redistribution};
+    use crate::keys::HashRange;
+
+    #[test]
+    fn pieces_are_hashed_across_chunk_boundaries() {
+        let data: Vec<u8> = (0..100u8).collect();
+        let chunks = vec![Bytes::copy_from_slice(&data[..7]), Bytes::copy_from_slice(&data[7..60]), Bytes::copy_from_slice(&data[60..])];
+        let kind = PieceKind::Keyed(HashRange::ALL);
+        let op = PieceKind::Operator(Redistribution::Union);
+        let parts = [Part { kind: op, size: 0 }, Part { kind, size: 10 }, Part { kind, size: 90 }, Part { kind: op, size: 0 }];
+        let (whole, handles) = hash(&chunks, &parts);
+        assert_eq!(whole, hex::encode(Sha256::digest(&data)));
+        let got: Vec<(u64, u64, String)> = handles.iter().map(|h| (h.offset, h.size, h.sha256.clone())).collect();
+        let sha = |b: &[u8]| hex::encode(Sha256::digest(b));
+        assert_eq!(got, vec![(0, 0, sha(b"")), (0, 10, sha(&data[..10])), (10, 90, sha(&data[10..])), (100, 0, sha(b""))]);
     }
 }

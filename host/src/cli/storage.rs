@@ -23,28 +23,58 @@ pub(super) fn check(pipeline: &Path, from: &str, allow: bool, json: bool) -> any
     let mut failed = false;
     for op in &p.spec.operators {
         let saved = found.metadata.operators.get(&op.id);
+        let plan = state.plans.get(&op.id);
         let outcome = (|| -> Result<String, String> {
             let component = runtime.load(&op.id, &p.resolve(&op.component)).map_err(|e| e.to_string())?;
-            let Some(snaps) = state.operators.remove(&op.id) else {
+            let Some(restores) = state.operators.remove(&op.id) else {
                 return Ok("no state to restore".into());
             };
+            if let Some(plan) = plan.filter(|pl| pl.world != component.world()) {
+                return Err(format!("its state was written by a {} component, but the component is {}", plan.world, component.world()));
+            }
             let config = op.config.as_ref().map_or_else(|| "null".to_string(), |c| c.to_string());
-            for (s, snap) in snaps.iter().enumerate() {
+            let inputs: Vec<String> = op.input.ids().into_iter().map(str::to_string).collect();
+            for (s, r) in restores.iter().enumerate() {
                 let mut inst = component
                     .instantiate(s, crate::runtime::Limits::from(&op.limits), &Default::default())
                     .map_err(|e| e.to_string())?;
-                inst.init(&config).map_err(|e| e.to_string())?;
-                inst.restore(snap).map_err(|e| e.to_string())?;
+                inst.init_in(&config, op.parallelism, &inputs).map_err(|e| e.to_string())?;
+                inst.restore(r).map_err(|e| e.to_string())?;
             }
             let same = saved.is_some_and(|s| s.component_digest == component.digest());
-            Ok(format!("restores ({} subtasks{})", snaps.len(), if same { "" } else { ", component changed since the checkpoint" }))
+            let rescaled = plan.map(|pl| (pl.from, pl.to)).filter(|(a, b)| a != b).map(|(a, b)| format!(", rescaled {a} → {b}")).unwrap_or_default();
+            Ok(format!(
+                "restores ({} subtasks, {}{rescaled}{})",
+                restores.len(),
+                component.world(),
+                if same { "" } else { ", component changed since the checkpoint" }
+            ))
         })();
         failed |= outcome.is_err();
         let versions: Vec<u32> = saved.map(|s| s.subtasks.iter().map(|h| h.version).collect()).unwrap_or_default();
+        let subtasks: Vec<serde_json::Value> = match (plan, saved) {
+            (Some(plan), Some(saved)) => (0..plan.to)
+                .map(|j| {
+                    let mut from: Vec<usize> = plan.subtasks[j].iter().map(|k| k.from_subtask).collect();
+                    from.dedup();
+                    serde_json::json!({
+                        "subtask": j,
+                        "from-subtasks": from,
+                        "pieces": plan.subtasks[j].len(),
+                        "bytes": plan.bytes_of(j, saved),
+                    })
+                })
+                .collect(),
+            _ => Vec::new(),
+        };
         report.push(serde_json::json!({
             "operator": op.id,
             "ok": outcome.is_ok(),
             "state-versions": versions,
+            "world": saved.map(|s| s.world),
+            "from-parallelism": saved.map(|s| s.parallelism),
+            "parallelism": op.parallelism,
+            "subtasks": subtasks,
             "result": outcome.unwrap_or_else(|e| e),
         }));
     }
@@ -54,6 +84,17 @@ pub(super) fn check(pipeline: &Path, from: &str, allow: bool, json: bool) -> any
         for r in &report {
             let mark = if r["ok"].as_bool() == Some(true) { "ok  " } else { "FAIL" };
             println!("{mark} {}: {}", r["operator"].as_str().unwrap_or(""), r["result"].as_str().unwrap_or(""));
+            for t in r["subtasks"].as_array().into_iter().flatten() {
+                let from: Vec<String> = t["from-subtasks"].as_array().into_iter().flatten().map(|v| v.to_string()).collect();
+                println!(
+                    "       subtask {} ← old subtask{} {}: {} pieces, {} bytes",
+                    t["subtask"],
+                    if from.len() == 1 { "" } else { "s" },
+                    from.join(", "),
+                    t["pieces"],
+                    t["bytes"]
+                );
+            }
         }
     }
     if failed {
@@ -221,9 +262,13 @@ fn inspect(location: &str, pipeline: Option<&Path>, json: bool) -> anyhow::Resul
         println!("source {id}: position {pos}");
     }
     for (id, op) in &m.operators {
-        println!("operator {id}: parallelism {}, component sha256 {}", op.parallelism, op.component_digest);
+        println!("operator {id}: parallelism {}, cairn:operator@{}, component sha256 {}", op.parallelism, op.world.version(), op.component_digest);
         for (i, h) in op.subtasks.iter().enumerate() {
             println!("  subtask {i}: {} bytes, {} v{}, sha256 {}", h.size, h.format, h.version, h.sha256);
+            if let Some(r) = h.range {
+                let keyed = h.pieces.iter().filter(|p| matches!(p.kind, crate::control::PieceKind::Keyed(_))).count();
+                println!("    key hashes {r}: {keyed} keyed pieces, {} operator pieces", h.pieces.len() - keyed);
+            }
         }
     }
     for (id, state) in &m.sinks {

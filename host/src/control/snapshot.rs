@@ -4,6 +4,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::keys::HashRange;
+
 /// What kind of snapshot this is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
@@ -46,4 +48,47 @@ pub struct StateHandle {
     pub format: String,
     /// State schema version declared by the operator.
     pub version: u32,
+    /// The key hashes the subtask owned (state written by a
+    /// `cairn:operator@0.2.0` component; absent for 0.1.0 state).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub range: Option<HashRange>,
+    /// The pieces of the file, in order (0.2.0 state): what each holds, where
+    /// it lies in the file and its own SHA-256, so that a restore at another
+    /// parallelism reads only the pieces it needs, and checks each.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub pieces: Vec<PieceHandle>,
+}
+
+/// What happens to non-keyed operator state at a restore with another parallelism.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Redistribution {
+    /// Every new subtask receives every old subtask's operator pieces.
+    Union,
+    /// Only new subtask 0 receives them.
+    FirstSubtask,
+}
+
+/// What one piece of 0.2.0 state holds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum PieceKind {
+    /// The state of the keys whose hash lies in the range.
+    Keyed(HashRange),
+    /// Operator (non-keyed) state, redistributed as declared.
+    Operator(Redistribution),
+}
+
+/// One piece of a state file.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub struct PieceHandle {
+    /// What it holds.
+    pub kind: PieceKind,
+    /// Where it starts in the file, bytes.
+    pub offset: u64,
+    /// Its length, bytes.
+    pub size: u64,
+    /// SHA-256 of its bytes, hex.
+    pub sha256: String,
 }

@@ -18,8 +18,14 @@ use crate::control::Barrier;
 /// What the task should do next.
 #[derive(Debug)]
 pub enum Input {
-    /// Process these events.
-    Data(Batch),
+    /// Process these events, which arrived on input `input` (an index into
+    /// the consumer's `input:` list).
+    Data {
+        /// The input they arrived on.
+        input: usize,
+        /// The events.
+        batch: Batch,
+    },
     /// The combined watermark (minimum over live inputs) advanced to this.
     Watermark(i64),
     /// Every input delivered this barrier: snapshot, forward it, acknowledge.
@@ -45,6 +51,8 @@ enum Alignment {
 /// The merged inputs of a task.
 pub struct InputSet {
     receivers: Vec<Receiver<Message>>,
+    /// The input (index into the consumer's `input:` list) of each receiver.
+    input_of: Vec<usize>,
     watermarks: Vec<i64>,
     ended: Vec<bool>,
     combined: i64,
@@ -56,11 +64,20 @@ pub struct InputSet {
 }
 
 impl InputSet {
-    /// Inputs over `receivers` (one per upstream subtask).
+    /// Inputs over `receivers` (one per upstream subtask), all of input 0.
     pub fn new(receivers: Vec<Receiver<Message>>) -> InputSet {
+        let inputs = vec![0; receivers.len()];
+        Self::with_inputs(receivers, inputs)
+    }
+
+    /// Inputs over `receivers` (one per upstream subtask), receiver `i`
+    /// belonging to input `input_of[i]`.
+    pub fn with_inputs(receivers: Vec<Receiver<Message>>, input_of: Vec<usize>) -> InputSet {
+        assert_eq!(receivers.len(), input_of.len(), "an input per receiver");
         let n = receivers.len();
         InputSet {
             receivers,
+            input_of,
             watermarks: vec![i64::MIN; n],
             ended: vec![false; n],
             combined: i64::MIN,
@@ -125,7 +142,7 @@ impl InputSet {
             match msg {
                 Message::Data(b) => {
                     self.events_in += b.len() as u64;
-                    return Input::Data(b);
+                    return Input::Data { input: self.input_of[i], batch: b };
                 }
                 Message::Watermark(ts) => {
                     self.watermarks[i] = self.watermarks[i].max(ts);
@@ -206,12 +223,12 @@ mod tests {
         tx1.send(Message::Data(batch(1))).unwrap(); // before the barrier
         tx1.send(Message::Barrier(Barrier { id: 1, last: false })).unwrap();
         match inputs.next(None) {
-            Input::Data(b) => assert_eq!(b.timestamps, vec![1]),
+            Input::Data { batch: b, .. } => assert_eq!(b.timestamps, vec![1]),
             other => panic!("expected input 1's pre-barrier data, got {other:?}"),
         }
         assert!(matches!(inputs.next(None), Input::Barrier(Barrier { id: 1, last: false })));
         match inputs.next(None) {
-            Input::Data(b) => assert_eq!(b.timestamps, vec![5]),
+            Input::Data { batch: b, .. } => assert_eq!(b.timestamps, vec![5]),
             other => panic!("expected held data, got {other:?}"),
         }
     }

@@ -22,7 +22,7 @@ use crate::checkpoint::setup::RunSetup;
 use crate::checkpoint::{CheckpointConfig, CheckpointError, Coordinator, Uploader};
 use crate::connectors;
 use crate::control::{CheckpointStats, CoordinatorInbox, Event, JobControl, JobStatus};
-use crate::runtime::{Grants, Limits, OperatorComponent, OperatorInstance, Runtime, RuntimeError};
+use crate::runtime::{Grants, Limits, OperatorComponent, OperatorInstance, Runtime, RuntimeError, World};
 use crate::spec::Pipeline;
 
 /// Counters of one node (all its subtasks).
@@ -147,6 +147,8 @@ impl EndOfRun {
 #[derive(Default)]
 struct Wiring {
     inputs: Vec<Receiver<Message>>,
+    /// The input (index into the consumer's `input:` list) of each receiver.
+    input_of: Vec<usize>,
     outputs: Vec<Edge>,
 }
 
@@ -183,6 +185,25 @@ impl Job {
             }
         }
 
+        // Compile each distinct component once: the contract version of an
+        // operator decides how keyed edges into it route.
+        let mut compiled: BTreeMap<std::path::PathBuf, OperatorComponent> = BTreeMap::new();
+        let mut components: BTreeMap<&str, OperatorComponent> = BTreeMap::new();
+        for op in &spec.operators {
+            let path = pipeline.resolve(&op.component);
+            let component = match compiled.get(&path) {
+                Some(c) => c.for_operator(&op.id),
+                None => {
+                    let t = Instant::now();
+                    let c = runtime.load(&op.id, &path)?;
+                    tracing::info!(operator = %op.id, path = %path.display(), digest = %&c.digest()[..12], world = %c.world(), ms = t.elapsed().as_millis() as u64, "component compiled");
+                    compiled.insert(path.clone(), c.clone());
+                    c
+                }
+            };
+            components.insert(op.id.as_str(), component);
+        }
+
         let parallelism = |id: &str| -> usize {
             spec.operators.iter().find(|o| o.id == id).map_or(1, |o| o.parallelism)
         };
@@ -191,12 +212,14 @@ impl Job {
         let consumers = spec
             .operators
             .iter()
-            .map(|o| (o.id.as_str(), o.input.ids(), o.parallelism, o.key_by))
-            .chain(spec.sinks.iter().map(|s| (s.id(), s.input().ids(), 1, false)));
-        for (id, inputs, n, key_by) in consumers {
-            for up in inputs {
+            .map(|o| (o.id.as_str(), o.input.ids(), o.parallelism, o.key_by, components.get(o.id.as_str()).map(|c| c.world())))
+            .chain(spec.sinks.iter().map(|s| (s.id(), s.input().ids(), 1, false, None)));
+        for (id, inputs, n, key_by, world) in consumers {
+            for (index, up) in inputs.into_iter().enumerate() {
                 let m = parallelism(up);
-                let route = if key_by {
+                let route = if key_by && world == Some(World::V0_2) {
+                    Route::KeyRange
+                } else if key_by {
                     Route::KeyHash
                 } else if m == n {
                     Route::Forward
@@ -219,6 +242,7 @@ impl Job {
                 }
                 let downs = wiring.entry(id.to_string()).or_insert_with(|| (0..n).map(|_| Wiring::default()).collect());
                 for (c, rxs) in receivers.into_iter().enumerate() {
+                    downs[c].input_of.extend(rxs.iter().map(|_| index));
                     downs[c].inputs.extend(rxs);
                 }
             }
@@ -228,8 +252,7 @@ impl Job {
         };
         let (size, linger) = (spec.batch.size, spec.batch.linger.0);
 
-        // Operators: compile each distinct component once, then one initialised instance per subtask.
-        let mut compiled: BTreeMap<std::path::PathBuf, OperatorComponent> = BTreeMap::new();
+        // Operators: one initialised (and restored) instance per subtask.
         let mut tasks: Vec<(String, &'static str, usize, Launch)> = Vec::new();
         let mut order = Vec::new();
         let mut operator_tasks = Vec::new();
@@ -237,19 +260,19 @@ impl Job {
         let (inbox, inbox_rx) = tokio::sync::mpsc::unbounded_channel();
         let uploader = Uploader::new(storage.clone(), pins.clone(), &spec.name, rt.clone(), inbox.clone());
         for op in &spec.operators {
-            let path = pipeline.resolve(&op.component);
-            let component = match compiled.get(&path) {
-                Some(c) => c.for_operator(&op.id),
-                None => {
-                    let t = Instant::now();
-                    let c = runtime.load(&op.id, &path)?;
-                    tracing::info!(operator = %op.id, path = %path.display(), digest = %&c.digest()[..12], ms = t.elapsed().as_millis() as u64, "component compiled");
-                    compiled.insert(path.clone(), c.clone());
-                    c
-                }
-            };
+            let component = components[op.id.as_str()].clone();
             let config = op.config.as_ref().map_or_else(|| "null".to_string(), |c| c.to_string());
-            let snapshots = restore.operators.remove(&op.id);
+            let restores = restore.operators.remove(&op.id);
+            if let Some(plan) = restore.plans.get(&op.id).filter(|p| p.world != component.world()) {
+                return Err(JobError::Host(format!(
+                    "operator `{}`: its state was written by a {} component and the component is now {}; state crosses between \
+                     contract versions only by starting without it (--allow-non-restored-state and no state for this operator), \
+                     so restore it with a component of the version that wrote it",
+                    op.id,
+                    plan.world,
+                    component.world()
+                )));
+            }
             let mut grants = Grants::default();
             for name in &op.grants.env {
                 let value = std::env::var(name).map_err(|_| {
@@ -264,17 +287,18 @@ impl Job {
                 }
                 grants.dirs.push((host, d.guest.clone()));
             }
+            let input_ids: Vec<String> = op.input.ids().into_iter().map(str::to_string).collect();
             let instances = (0..op.parallelism)
                 .map(|s| {
                     let mut inst: OperatorInstance = component.instantiate(s, Limits::from(&op.limits), &grants)?;
-                    inst.init(&config)?;
-                    if let Some(snap) = snapshots.as_ref().and_then(|v| v.get(s)) {
-                        inst.restore(snap)?;
+                    inst.init_in(&config, op.parallelism, &input_ids)?;
+                    if let Some(r) = restores.as_ref().and_then(|v| v.get(s)) {
+                        inst.restore(r)?;
                     }
                     Ok(inst)
                 })
                 .collect::<Result<Vec<_>, RuntimeError>>()?;
-            parts.operators.insert(op.id.clone(), (component.digest().to_string(), op.parallelism));
+            parts.operators.insert(op.id.clone(), (component.digest().to_string(), op.parallelism, component.world()));
             for s in 0..op.parallelism {
                 parts.tasks.insert((op.id.clone(), s));
             }
@@ -297,7 +321,7 @@ impl Job {
             order.push((id.clone(), "operator", instances.len()));
             for (w, inst) in take(&id, instances.len()).into_iter().zip(instances) {
                 let s = inst.subtask();
-                let (inputs, out) = (InputSet::new(w.inputs), Outputs::new(w.outputs, size, linger));
+                let (inputs, out) = (InputSet::with_inputs(w.inputs, w.input_of), Outputs::new(w.outputs, size, linger));
                 let up = uploader.clone();
                 tasks.push((id.clone(), "operator", s, Box::new(move || task::run_operator(inst, inputs, out, up))));
             }

@@ -7,14 +7,20 @@ use crossbeam_channel::Sender;
 
 use super::batch::Batch;
 use super::message::Message;
+use crate::keys;
 
 /// How events on an edge are spread over the downstream subtasks.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Route {
     /// Subtask i feeds subtask i (same parallelism, no key-by).
     Forward,
-    /// By a hash of the event key: all events of a key reach the same subtask.
+    /// By the hash of the event key modulo the subtasks (into a
+    /// `cairn:operator@0.1.0` operator): all events of a key reach the same subtask.
     KeyHash,
+    /// By the range of the key hash each subtask owns (into a 0.2.0 operator,
+    /// see [`crate::keys`]): all events of a key reach the same subtask, and
+    /// the state of a range can move when the parallelism changes.
+    KeyRange,
     /// Whole batches in turn to each downstream subtask.
     RoundRobin,
 }
@@ -24,11 +30,12 @@ pub enum Route {
 #[error("downstream task is gone")]
 pub struct Disconnected;
 
-/// The subtask of `key` among `n`: stable across runs and machines, since
-/// restored keyed state must meet its keys again.
+/// The subtask of `key` among `n` on a `route` edge: stable across runs and
+/// machines, since restored keyed state must meet its keys again.
 #[inline]
-pub fn key_partition(key: &[u8], n: usize) -> usize {
-    (xxhash_rust::xxh3::xxh3_64(key) % n as u64) as usize
+pub fn key_partition(route: Route, key: &[u8], n: usize) -> usize {
+    let h = keys::key_hash(key);
+    if route == Route::KeyRange { keys::range_partition(h, n) } else { keys::modulo_partition(h, n) }
 }
 
 /// One outgoing edge of a task.
@@ -99,10 +106,10 @@ impl Outputs {
                         edge.next = (edge.next + 1) % edge.senders.len();
                     }
                 }
-                Route::KeyHash => {
+                Route::KeyHash | Route::KeyRange => {
                     let n = edge.senders.len();
                     for ev in b.iter() {
-                        let p = key_partition(ev.key.unwrap_or_default(), n);
+                        let p = key_partition(edge.route, ev.key.unwrap_or_default(), n);
                         let pending = &mut edge.pending[p];
                         pending.push(ev.key, ev.value, ev.timestamp);
                         if pending.len() >= size {

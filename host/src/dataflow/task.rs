@@ -143,10 +143,10 @@ pub fn run_operator(mut inst: OperatorInstance, mut inputs: InputSet, mut out: O
     let mut stats = TaskStats::default();
     loop {
         match inputs.next(out.deadline()) {
-            Input::Data(batch) => {
+            Input::Data { input, batch } => {
                 let _span = tracing::trace_span!("batch", events = batch.len()).entered();
                 let t = Instant::now();
-                let result = inst.process(&batch)?;
+                let result = inst.process_input(input, &batch)?;
                 stats.busy += t.elapsed();
                 out.emit(result)?;
             }
@@ -208,7 +208,7 @@ pub fn run_sink(mut sink: Box<dyn Sink>, mut inputs: InputSet, link: SinkLink, c
     loop {
         commit(&mut sink, &mut committed)?;
         match inputs.next(Some(Instant::now() + POLL)) {
-            Input::Data(batch) => {
+            Input::Data { batch, .. } => {
                 let _span = tracing::trace_span!("batch", events = batch.len()).entered();
                 let t = Instant::now();
                 sink.write(&batch)?;

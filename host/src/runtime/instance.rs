@@ -1,16 +1,19 @@
-//! One operator subtask's instance and the calls the host makes into it.
+//! One operator subtask's instance and the calls the host makes into it,
+//! whichever contract version (0.1.0 or 0.2.0) its component targets.
 
 use wasmtime::Store;
 
-use super::bindings::{Batch, OperatorWorld, StateInfo};
+use super::bindings::{v1, v2, Batch, StateInfo};
 use super::store::StoreData;
-use super::{Limits, RuntimeError};
+use super::{Limits, RuntimeError, World};
+use crate::control::{PieceKind, Redistribution};
+use crate::keys::{self, HashRange};
 
 /// Most bytes of state moved per `snapshot-read` or `restore-write` call:
 /// state crosses the boundary in bounded pieces, whatever its size.
 pub const STATE_CHUNK: u32 = 8 << 20;
 
-/// An operator's state as copied out of its instance: the pieces exactly as
+/// An operator's state as copied out of its instance: the chunks exactly as
 /// they crossed the boundary (no copy into one buffer), in order.
 #[derive(Clone, Debug, Default)]
 pub struct Snapshot {
@@ -18,19 +21,33 @@ pub struct Snapshot {
     pub format: String,
     /// State schema version, as the operator declared it.
     pub version: u32,
-    /// The state bytes, in pieces of at most [`STATE_CHUNK`] bytes each.
-    pub pieces: Vec<bytes::Bytes>,
+    /// The state bytes, in chunks of at most [`STATE_CHUNK`] bytes each.
+    pub chunks: Vec<bytes::Bytes>,
+    /// What the bytes hold, piece by piece, in order (a 0.2.0 snapshot);
+    /// empty for 0.1.0, whose state is one piece the host cannot look into.
+    pub parts: Vec<Part>,
+    /// The key hashes the subtask owned (0.2.0).
+    pub range: Option<HashRange>,
+}
+
+/// One piece of a 0.2.0 snapshot.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Part {
+    /// What it holds.
+    pub kind: PieceKind,
+    /// Its length, bytes.
+    pub size: u64,
 }
 
 impl Snapshot {
-    /// A snapshot of `bytes` in one piece (as read back from storage).
+    /// A 0.1.0 snapshot of `bytes` in one chunk (as read back from storage).
     pub fn from_bytes(format: String, version: u32, bytes: bytes::Bytes) -> Snapshot {
-        Snapshot { format, version, pieces: vec![bytes] }
+        Snapshot { format, version, chunks: vec![bytes], parts: Vec::new(), range: None }
     }
 
     /// Total bytes.
     pub fn len(&self) -> usize {
-        self.pieces.iter().map(bytes::Bytes::len).sum()
+        self.chunks.iter().map(bytes::Bytes::len).sum()
     }
 
     /// Whether the state is empty (a stateless operator's).
@@ -40,30 +57,107 @@ impl Snapshot {
 
     /// All the bytes in one buffer (a copy; for tests and tools).
     pub fn to_vec(&self) -> Vec<u8> {
-        self.pieces.concat()
+        self.chunks.concat()
     }
 }
 
 impl PartialEq for Snapshot {
-    /// Equal format, version and bytes, however they are split into pieces.
+    /// Equal format, version, parts and bytes, however they are split into chunks.
     fn eq(&self, other: &Snapshot) -> bool {
-        self.format == other.format && self.version == other.version && self.to_vec() == other.to_vec()
+        self.format == other.format && self.version == other.version && self.parts == other.parts && self.to_vec() == other.to_vec()
     }
+}
+
+/// What a subtask is restored from: the pieces the host chose for it.
+#[derive(Clone, Debug, Default)]
+pub struct Restore {
+    /// Encoding name, as the snapshot declared it.
+    pub format: String,
+    /// State schema version, as the snapshot declared it.
+    pub version: u32,
+    /// Parallelism the snapshot was taken at.
+    pub from_parallelism: usize,
+    /// The pieces, in order.
+    pub pieces: Vec<RestorePiece>,
+}
+
+/// One piece handed to a restoring subtask.
+#[derive(Clone, Debug)]
+pub struct RestorePiece {
+    /// What it holds; `None`: a 0.1.0 subtask's whole state.
+    pub kind: Option<PieceKind>,
+    /// The old subtask that wrote it.
+    pub from_subtask: usize,
+    /// Its bytes.
+    pub bytes: bytes::Bytes,
+}
+
+impl Restore {
+    /// Subtask `subtask` of `parallelism` restoring its own snapshot at the same parallelism.
+    pub fn own(snapshot: &Snapshot, subtask: usize, parallelism: usize) -> Restore {
+        let bytes = bytes::Bytes::from(snapshot.to_vec());
+        let pieces = if snapshot.parts.is_empty() {
+            vec![RestorePiece { kind: None, from_subtask: subtask, bytes }]
+        } else {
+            let mut at = 0usize;
+            snapshot
+                .parts
+                .iter()
+                .map(|p| {
+                    let piece = RestorePiece { kind: Some(p.kind), from_subtask: subtask, bytes: bytes.slice(at..at + p.size as usize) };
+                    at += p.size as usize;
+                    piece
+                })
+                .collect()
+        };
+        Restore { format: snapshot.format.clone(), version: snapshot.version, from_parallelism: parallelism, pieces }
+    }
+
+    /// Total bytes.
+    pub fn len(&self) -> usize {
+        self.pieces.iter().map(|p| p.bytes.len()).sum()
+    }
+
+    /// Whether there is nothing to restore.
+    pub fn is_empty(&self) -> bool {
+        self.pieces.is_empty()
+    }
+}
+
+/// The generated bindings of an instance, by contract version.
+pub(super) enum Bound {
+    V1(v1::OperatorWorld),
+    V2(v2::OperatorWorldV2),
 }
 
 /// A live instance of an operator component, owned by one subtask.
 pub struct OperatorInstance {
     store: Store<StoreData>,
-    world: OperatorWorld,
+    world: Bound,
     limits: Limits,
     deadline: u64,
+    /// Subtasks of the operator (set by `init`).
+    parallelism: usize,
 }
 
 impl OperatorInstance {
     /// `epochs`: whether the engine interrupts by epoch (else no deadline is armed).
-    pub(super) fn new(store: Store<StoreData>, world: OperatorWorld, limits: Limits, epochs: bool) -> Self {
+    pub(super) fn new(store: Store<StoreData>, world: Bound, limits: Limits, epochs: bool) -> Self {
         let deadline = if epochs { super::ticks(limits.call_timeout) } else { 0 };
-        OperatorInstance { store, world, limits, deadline }
+        OperatorInstance { store, world, limits, deadline, parallelism: 1 }
+    }
+
+    /// The contract version the component targets.
+    pub fn world(&self) -> World {
+        match self.world {
+            Bound::V1(_) => World::V0_1,
+            Bound::V2(_) => World::V0_2,
+        }
+    }
+
+    /// The key hashes this subtask owns (a 0.2.0 operator's keyed state).
+    pub fn range(&self) -> HashRange {
+        HashRange::of_subtask(self.subtask(), self.parallelism)
     }
 
     /// Arms the call timeout (and the fuel, if any) for the next call.
@@ -108,17 +202,51 @@ impl OperatorInstance {
         RuntimeError::Trap { operator: self.operator().into(), subtask: self.subtask(), call, message }
     }
 
-    /// Calls `init` with the operator's config as JSON text.
+    /// Calls `init` with the operator's config as JSON text, for an operator
+    /// running alone (parallelism 1, one input): tools and benchmarks.
     pub fn init(&mut self, config_json: &str) -> Result<(), RuntimeError> {
+        self.init_in(config_json, 1, &["input".to_string()])
+    }
+
+    /// Calls `init` with the operator's config as JSON text, as subtask
+    /// [`subtask`](Self::subtask) of `parallelism`, fed by `inputs` (their ids,
+    /// in the order of the operator's `input:` list; a 0.1.0 operator is not told).
+    pub fn init_in(&mut self, config_json: &str, parallelism: usize, inputs: &[String]) -> Result<(), RuntimeError> {
+        if self.subtask() >= parallelism {
+            return Err(self.broke_contract("init", format!("subtask {} of parallelism {parallelism}", self.subtask())));
+        }
+        self.parallelism = parallelism;
         self.arm();
-        let r = self.world.cairn_operator_operator().call_init(&mut self.store, config_json);
+        let r = match &self.world {
+            Bound::V1(w) => w.cairn_operator_operator().call_init(&mut self.store, config_json),
+            Bound::V2(w) => {
+                let range = self.range();
+                let context = v2::types::Context {
+                    operator: self.operator().to_string(),
+                    subtask: self.subtask() as u32,
+                    parallelism: parallelism as u32,
+                    key_range: v2::types::KeyRange { first: range.first, last: range.last },
+                    inputs: inputs.to_vec(),
+                };
+                w.cairn_operator0_2_0_operator().call_init(&mut self.store, config_json, &context)
+            }
+        };
         r.map_err(|e| self.trap("init", e))?.map_err(|m| self.guest("init", m))
     }
 
-    /// Calls `process` with one batch.
-    pub fn process(&mut self, input: &Batch) -> Result<Batch, RuntimeError> {
+    /// Calls `process` with one batch that arrived on input 0.
+    pub fn process(&mut self, batch: &Batch) -> Result<Batch, RuntimeError> {
+        self.process_input(0, batch)
+    }
+
+    /// Calls `process` with one batch that arrived on input `input` (its index
+    /// in the operator's `input:` list; a 0.1.0 operator is not told).
+    pub fn process_input(&mut self, input: usize, batch: &Batch) -> Result<Batch, RuntimeError> {
         self.arm();
-        let r = self.world.cairn_operator_operator().call_process(&mut self.store, input);
+        let r = match &self.world {
+            Bound::V1(w) => w.cairn_operator_operator().call_process(&mut self.store, batch),
+            Bound::V2(w) => w.cairn_operator0_2_0_operator().call_process(&mut self.store, input as u32, batch),
+        };
         let out = r.map_err(|e| self.trap("process", e))?.map_err(|m| self.guest("process", m))?;
         check_batch(&out).map_err(|m| self.broke_contract("process", m))?;
         Ok(out)
@@ -127,29 +255,63 @@ impl OperatorInstance {
     /// Calls `on-watermark`.
     pub fn on_watermark(&mut self, ts: i64) -> Result<Batch, RuntimeError> {
         self.arm();
-        let r = self.world.cairn_operator_operator().call_on_watermark(&mut self.store, ts);
+        let r = match &self.world {
+            Bound::V1(w) => w.cairn_operator_operator().call_on_watermark(&mut self.store, ts),
+            Bound::V2(w) => w.cairn_operator0_2_0_operator().call_on_watermark(&mut self.store, ts),
+        };
         let out = r.map_err(|e| self.trap("on-watermark", e))?.map_err(|m| self.guest("on-watermark", m))?;
         check_batch(&out).map_err(|m| self.broke_contract("on-watermark", m))?;
         Ok(out)
     }
 
-    /// Copies the operator's state out through `snapshot` and `snapshot-read`.
+    /// Copies the operator's state out through `snapshot` and `snapshot-read`;
+    /// a 0.2.0 snapshot's pieces are checked against the hashes the subtask owns.
     pub fn snapshot(&mut self) -> Result<Snapshot, RuntimeError> {
-        let ops = self.world.cairn_operator_operator();
-        arm(&mut self.store, self.deadline, self.limits.fuel);
-        let info = ops.call_snapshot(&mut self.store);
-        let info = info.map_err(|e| self.trap("snapshot", e))?.map_err(|m| self.guest("snapshot", m))?;
-        if info.size > self.limits.max_snapshot {
+        self.arm();
+        let (format, version, parts) = match &self.world {
+            Bound::V1(w) => {
+                let info = w.cairn_operator_operator().call_snapshot(&mut self.store);
+                let info = info.map_err(|e| self.trap("snapshot", e))?.map_err(|m| self.guest("snapshot", m))?;
+                (info.format, info.version, vec![Part { kind: PieceKind::Operator(Redistribution::Union), size: info.size }])
+            }
+            Bound::V2(w) => {
+                let info = w.cairn_operator0_2_0_operator().call_snapshot(&mut self.store);
+                let info = info.map_err(|e| self.trap("snapshot", e))?.map_err(|m| self.guest("snapshot", m))?;
+                let parts = info.pieces.iter().map(|p| Part { kind: from_wit(&p.kind), size: p.size }).collect();
+                (info.format, info.version, parts)
+            }
+        };
+        let announced = parts.iter().try_fold(0u64, |a, p| a.checked_add(p.size));
+        let announced = announced.ok_or_else(|| self.broke_contract("snapshot", "announced pieces whose sizes overflow".into()))?;
+        if announced > self.limits.max_snapshot {
             return Err(self.broke_contract(
                 "snapshot",
-                format!("announced a state of {} bytes, over the limit of {} bytes (limits.max-snapshot)", info.size, self.limits.max_snapshot),
+                format!("announced a state of {announced} bytes, over the limit of {} bytes (limits.max-snapshot)", self.limits.max_snapshot),
             ));
         }
-        let size = usize::try_from(info.size).map_err(|_| self.broke_contract("snapshot", "state too large".into()))?;
-        let (mut pieces, mut total) = (Vec::new(), 0usize);
+        let range = match self.world {
+            Bound::V1(_) => None,
+            Bound::V2(_) => {
+                let own = self.range();
+                let keyed: Vec<HashRange> = parts.iter().filter_map(|p| match p.kind {
+                    PieceKind::Keyed(r) => Some(r),
+                    PieceKind::Operator(_) => None,
+                }).collect();
+                keys::check_cover(&keyed, own).map_err(|m| {
+                    self.broke_contract("snapshot", format!("returned keyed pieces that do not fit the hashes it owns ({own}): {m}"))
+                })?;
+                Some(own)
+            }
+        };
+        let size = usize::try_from(announced).map_err(|_| self.broke_contract("snapshot", "state too large".into()))?;
+        let (mut chunks, mut total) = (Vec::new(), 0usize);
         loop {
-            arm(&mut self.store, self.deadline, self.limits.fuel);
-            let chunk = ops.call_snapshot_read(&mut self.store, STATE_CHUNK).map_err(|e| self.trap("snapshot-read", e))?;
+            self.arm();
+            let chunk = match &self.world {
+                Bound::V1(w) => w.cairn_operator_operator().call_snapshot_read(&mut self.store, STATE_CHUNK),
+                Bound::V2(w) => w.cairn_operator0_2_0_operator().call_snapshot_read(&mut self.store, STATE_CHUNK),
+            };
+            let chunk = chunk.map_err(|e| self.trap("snapshot-read", e))?;
             if chunk.is_empty() {
                 break;
             }
@@ -160,33 +322,79 @@ impl OperatorInstance {
                 ));
             }
             total += chunk.len();
-            pieces.push(bytes::Bytes::from(chunk));
+            chunks.push(bytes::Bytes::from(chunk));
         }
         if total != size {
             return Err(self.broke_contract("snapshot-read", format!("returned {total} bytes but `snapshot` announced {size}")));
         }
-        Ok(Snapshot { format: info.format, version: info.version, pieces })
+        let parts = if range.is_some() { parts } else { Vec::new() };
+        Ok(Snapshot { format, version, chunks, parts, range })
     }
 
     /// Restores state through `restore`, `restore-write` and `restore-finish`.
-    pub fn restore(&mut self, snapshot: &Snapshot) -> Result<(), RuntimeError> {
-        let ops = self.world.cairn_operator_operator();
-        let info = StateInfo {
-            format: snapshot.format.clone(),
-            version: snapshot.version,
-            size: snapshot.len() as u64,
+    pub fn restore(&mut self, restore: &Restore) -> Result<(), RuntimeError> {
+        self.arm();
+        let r = match &self.world {
+            Bound::V1(w) => {
+                let [RestorePiece { kind: None, .. }] = restore.pieces.as_slice() else {
+                    return Err(self.broke_contract("restore", "a cairn:operator@0.1.0 component restores one whole 0.1.0 state only".into()));
+                };
+                let info = StateInfo { format: restore.format.clone(), version: restore.version, size: restore.len() as u64 };
+                w.cairn_operator_operator().call_restore(&mut self.store, &info)
+            }
+            Bound::V2(w) => {
+                let mut pieces = Vec::with_capacity(restore.pieces.len());
+                for p in &restore.pieces {
+                    let Some(kind) = p.kind else {
+                        return Err(self.broke_contract(
+                            "restore",
+                            "state written by a cairn:operator@0.1.0 component cannot be restored into a 0.2.0 component".into(),
+                        ));
+                    };
+                    pieces.push(v2::types::RestorePiece { kind: to_wit(kind), size: p.bytes.len() as u64, from_subtask: p.from_subtask as u32 });
+                }
+                let info = v2::types::RestoreInfo {
+                    format: restore.format.clone(),
+                    version: restore.version,
+                    from_parallelism: restore.from_parallelism as u32,
+                    pieces,
+                };
+                w.cairn_operator0_2_0_operator().call_restore(&mut self.store, &info)
+            }
         };
-        arm(&mut self.store, self.deadline, self.limits.fuel);
-        let r = ops.call_restore(&mut self.store, &info);
         r.map_err(|e| self.trap("restore", e))?.map_err(|m| self.guest("restore", m))?;
-        for chunk in snapshot.pieces.iter().flat_map(|p| p.chunks(STATE_CHUNK as usize)) {
-            arm(&mut self.store, self.deadline, self.limits.fuel);
-            let r = ops.call_restore_write(&mut self.store, chunk);
+        for chunk in restore.pieces.iter().flat_map(|p| p.bytes.chunks(STATE_CHUNK as usize)) {
+            self.arm();
+            let r = match &self.world {
+                Bound::V1(w) => w.cairn_operator_operator().call_restore_write(&mut self.store, chunk),
+                Bound::V2(w) => w.cairn_operator0_2_0_operator().call_restore_write(&mut self.store, chunk),
+            };
             r.map_err(|e| self.trap("restore-write", e))?.map_err(|m| self.guest("restore-write", m))?;
         }
-        arm(&mut self.store, self.deadline, self.limits.fuel);
-        let r = ops.call_restore_finish(&mut self.store);
+        self.arm();
+        let r = match &self.world {
+            Bound::V1(w) => w.cairn_operator_operator().call_restore_finish(&mut self.store),
+            Bound::V2(w) => w.cairn_operator0_2_0_operator().call_restore_finish(&mut self.store),
+        };
         r.map_err(|e| self.trap("restore-finish", e))?.map_err(|m| self.guest("restore-finish", m))
+    }
+}
+
+fn from_wit(kind: &v2::types::PieceKind) -> PieceKind {
+    use v2::types::{PieceKind as K, Redistribution as R};
+    match kind {
+        K::Keyed(r) => PieceKind::Keyed(HashRange { first: r.first, last: r.last }),
+        K::Operator(R::Union) => PieceKind::Operator(Redistribution::Union),
+        K::Operator(R::FirstSubtask) => PieceKind::Operator(Redistribution::FirstSubtask),
+    }
+}
+
+fn to_wit(kind: PieceKind) -> v2::types::PieceKind {
+    use v2::types::{KeyRange, PieceKind as K, Redistribution as R};
+    match kind {
+        PieceKind::Keyed(r) => K::Keyed(KeyRange { first: r.first, last: r.last }),
+        PieceKind::Operator(Redistribution::Union) => K::Operator(R::Union),
+        PieceKind::Operator(Redistribution::FirstSubtask) => K::Operator(R::FirstSubtask),
     }
 }
 

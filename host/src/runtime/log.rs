@@ -1,7 +1,7 @@
 //! The `cairn:operator/log` import: guest log records into the host's tracing,
 //! tagged with operator id and subtask.
 
-use super::bindings::cairn::operator::log::{Host, Level};
+use super::bindings::v1::cairn::operator::log::{Host, Level};
 use super::store::StoreData;
 
 /// Longest message kept from a guest; the rest is cut so a hostile operator cannot flood the log.

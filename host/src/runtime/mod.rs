@@ -18,11 +18,53 @@ use wasmtime::{Config, Engine, Store};
 
 pub use bindings::{Batch, Level, StateInfo};
 pub use cache::{CacheOutcome, CompileCache};
-pub use instance::{check_batch, OperatorInstance, Snapshot, STATE_CHUNK};
+pub use instance::{check_batch, OperatorInstance, Part, Restore, RestorePiece, Snapshot, STATE_CHUNK};
 pub use store::{Grants, StoreData};
 pub use tag::SubtaskTag;
 
-use bindings::{OperatorWorld, OperatorWorldPre};
+use bindings::{v1, v2};
+use instance::Bound;
+
+/// The version of the operator contract a component targets.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize)]
+pub enum World {
+    /// `cairn:operator@0.1.0`: one input, state the host cannot look into (fixed parallelism).
+    #[serde(rename = "0.1.0")]
+    V0_1,
+    /// `cairn:operator@0.2.0`: keyed state by key-hash ranges (rescales), input indices (joins).
+    #[serde(rename = "0.2.0")]
+    V0_2,
+}
+
+impl World {
+    /// The interface a component of this version exports.
+    pub fn export(self) -> &'static str {
+        match self {
+            World::V0_1 => "cairn:operator/operator@0.1.0",
+            World::V0_2 => "cairn:operator/operator@0.2.0",
+        }
+    }
+
+    /// `0.1.0` or `0.2.0`.
+    pub fn version(self) -> &'static str {
+        match self {
+            World::V0_1 => "0.1.0",
+            World::V0_2 => "0.2.0",
+        }
+    }
+}
+
+impl std::fmt::Display for World {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "cairn:operator@{}", self.version())
+    }
+}
+
+/// A pre-linked component, by contract version.
+enum Pre {
+    V1(v1::OperatorWorldPre<StoreData>),
+    V2(v2::OperatorWorldV2Pre<StoreData>),
+}
 
 /// Errors from loading components and calling operators. Each names the operator
 /// (and subtask, for calls) and says whose fault it is.
@@ -49,7 +91,7 @@ pub enum RuntimeError {
         reason: String,
     },
     /// The component does not implement the `cairn:operator` world.
-    #[error("operator `{operator}`: component {path} does not fit the cairn:operator@0.1.0 world: {reason}")]
+    #[error("operator `{operator}`: component {path} does not fit the cairn:operator world (0.1.0 or 0.2.0): {reason}")]
     Incompatible {
         /// Operator id.
         operator: String,
@@ -174,7 +216,8 @@ impl Runtime {
             .map_err(|e| anyhow::anyhow!("cannot start the epoch ticker: {e}"))?;
         let mut linker = Linker::<StoreData>::new(&engine);
         wasmtime_wasi::p2::add_to_linker_sync(&mut linker).map_err(|e| anyhow::anyhow!("cannot link WASI: {e}"))?;
-        OperatorWorld::add_to_linker::<_, wasmtime::component::HasSelf<_>>(&mut linker, |s| s)
+        // 0.2.0 imports 0.1.0's `log`: linking the 0.1.0 world serves both.
+        v1::OperatorWorld::add_to_linker::<_, wasmtime::component::HasSelf<_>>(&mut linker, |s| s)
             .map_err(|e| anyhow::anyhow!("cannot link the log import: {e}"))?;
         Ok(Runtime { engine, linker: Arc::new(linker), cache: CompileCache::from_env(), epochs })
     }
@@ -227,9 +270,22 @@ impl Runtime {
             path: path.into(),
             reason,
         };
+        let exports: Vec<String> = component.component_type().exports(&self.engine).map(|(name, _)| name.to_string()).collect();
+        let world = [World::V0_2, World::V0_1].into_iter().find(|w| exports.iter().any(|e| e == w.export())).ok_or_else(|| {
+            let found = if exports.is_empty() { "nothing".to_string() } else { exports.join(", ") };
+            incompatible(format!(
+                "it exports neither `{}` nor `{}` (it exports {found}); build it against wit/ (0.1.0) or wit/0.2/ (0.2.0)",
+                World::V0_1.export(),
+                World::V0_2.export()
+            ))
+        })?;
         let pre = self.linker.instantiate_pre(&component).map_err(|e| incompatible(format!("{e}")))?;
-        let pre = OperatorWorldPre::new(pre).map_err(|e| incompatible(format!("{e:?}")))?;
-        Ok(OperatorComponent { operator: operator.into(), path: path.into(), digest, pre: Arc::new(pre), epochs: self.epochs })
+        let pre = match world {
+            World::V0_1 => Pre::V1(v1::OperatorWorldPre::new(pre).map_err(|e| incompatible(format!("{e:?}")))?),
+            World::V0_2 => Pre::V2(v2::OperatorWorldV2Pre::new(pre).map_err(|e| incompatible(format!("{e:?}")))?),
+        };
+        tracing::debug!(operator, %world, "component targets");
+        Ok(OperatorComponent { operator: operator.into(), path: path.into(), digest, world, pre: Arc::new(pre), epochs: self.epochs })
     }
 }
 
@@ -239,7 +295,8 @@ pub struct OperatorComponent {
     operator: Arc<str>,
     path: PathBuf,
     digest: String,
-    pre: Arc<OperatorWorldPre<StoreData>>,
+    world: World,
+    pre: Arc<Pre>,
     /// Whether the engine interrupts by epoch (call timeouts).
     epochs: bool,
 }
@@ -248,6 +305,11 @@ impl OperatorComponent {
     /// SHA-256 of the component file, hex.
     pub fn digest(&self) -> &str {
         &self.digest
+    }
+
+    /// The contract version the component targets.
+    pub fn world(&self) -> World {
+        self.world
     }
 
     /// The same compiled component for another operator of the pipeline (its
@@ -271,7 +333,11 @@ impl OperatorComponent {
             call: "instantiate",
             message,
         })?;
-        let mut store = Store::new(self.pre.engine(), data);
+        let engine = match &*self.pre {
+            Pre::V1(p) => p.engine(),
+            Pre::V2(p) => p.engine(),
+        };
+        let mut store = Store::new(engine, data);
         store.limiter(|d| &mut d.limits);
         if !self.epochs && limits.call_timeout.is_some() {
             return Err(RuntimeError::Trap {
@@ -293,7 +359,11 @@ impl OperatorComponent {
                 message: format!("`limits.fuel` needs a runtime with fuel accounting: {e}"),
             })?;
         }
-        let world = self.pre.instantiate(&mut store).map_err(|e| RuntimeError::Trap {
+        let world = match &*self.pre {
+            Pre::V1(p) => p.instantiate(&mut store).map(Bound::V1),
+            Pre::V2(p) => p.instantiate(&mut store).map(Bound::V2),
+        };
+        let world = world.map_err(|e| RuntimeError::Trap {
             operator: self.operator.to_string(),
             subtask,
             call: "instantiate",

@@ -131,3 +131,18 @@ checkpoints:
     let text = std::fs::read_to_string(dir.path().join("out.txt")).unwrap();
     assert_eq!(checksum(&text).as_deref(), Some(first.as_str()));
 }
+
+/// The 0.1.0 build of the counter counts like the 0.2.0 one.
+#[test]
+pub(crate) fn count_0_1() {
+    let events = [r#"{"key": "a", "value": "x", "ts": 1}"#, r#"{"key": "a", "value": "x", "ts": 3}"#, r#"{"value": "no key", "ts": 4}"#];
+    assert_eq!(run_one(operators::COUNT_0_1, "null", &events), ["a\t1", "a\t2", "1"]);
+}
+
+/// A join needs two inputs: with one, `init` fails and says so (the
+/// two-input behaviour is tested in `rescale::joins`).
+#[test]
+pub(crate) fn join() {
+    let err = try_run_one(std::path::Path::new(operators::JOIN), "{ size: 10 }", &[r#"{"value": "x", "ts": 1}"#]).unwrap_err();
+    assert!(err.contains("a join has two inputs") && err.contains("operator `op`"), "{err}");
+}

@@ -165,12 +165,15 @@ macro_rules! language_tests {
 
             /// The counters share their state format (postcard, version 1):
             /// the Rust counter's checkpoint restores into this one and back.
+            /// (These counters target cairn:operator@0.1.0, so they meet the
+            /// Rust counter's 0.1.0 build: state crosses languages within a
+            /// contract version.)
             #[test]
             fn count_restores_the_rust_counters_checkpoint_and_back() {
                 let Some(()) = super::toolchain($lang, concat!($lang, " count cross-language restore")) else { return };
                 let count = guest_component($lang, "count");
-                super::snapshot_restores_into_a_fresh_run(Path::new(operators::COUNT), &count);
-                super::snapshot_restores_into_a_fresh_run(&count, Path::new(operators::COUNT));
+                super::snapshot_restores_into_a_fresh_run(Path::new(operators::COUNT_0_1), &count);
+                super::snapshot_restores_into_a_fresh_run(&count, Path::new(operators::COUNT_0_1));
             }
 
             #[test]

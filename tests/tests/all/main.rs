@@ -8,6 +8,7 @@ mod languages;
 mod malformed;
 mod nexmark;
 mod ownership;
+mod rescale;
 mod rest;
 mod restart;
 mod s3;

@@ -64,8 +64,8 @@ pub struct Participants {
     pub sinks: Vec<(String, Sender<SinkCommand>)>,
     /// Every (node, subtask) that acknowledges.
     pub tasks: BTreeSet<(String, usize)>,
-    /// Operator id → (component digest, parallelism).
-    pub operators: BTreeMap<String, (String, usize)>,
+    /// Operator id → (component digest, parallelism, contract version).
+    pub operators: BTreeMap<String, (String, usize, crate::runtime::World)>,
 }
 
 /// The coordinator of one job.
@@ -270,9 +270,9 @@ impl Coordinator {
             .parts
             .operators
             .iter()
-            .map(|(id, (digest, parallelism))| {
+            .map(|(id, (digest, parallelism, world))| {
                 let subtasks = f.operators.get(id).map(|m| m.values().cloned().collect()).unwrap_or_default();
-                (id.clone(), OperatorState { component_digest: digest.clone(), parallelism: *parallelism, subtasks })
+                (id.clone(), OperatorState { component_digest: digest.clone(), world: *world, parallelism: *parallelism, subtasks })
             })
             .collect();
         let state_size = operators.values().flat_map(|o| &o.subtasks).map(|h| h.size).sum();

@@ -3,39 +3,12 @@
 //! For each input event, increments its key's count (keyless events count
 //! under the empty key) and emits an event with the same key and timestamp
 //! whose value is the new count in decimal ASCII. State: the counts
-//! (`KeyedState<u64>`, version 1). No config.
+//! (`KeyedState<u64>`, version 1), which rescales. No config.
 
-use cairn_guest::{Events, KeyedState, Operator, Output, export_operator};
+use cairn_guest::export_operator;
 
-struct Count;
-
-impl Operator for Count {
-    type Config = ();
-    type State = KeyedState<u64>;
-    const STATE_VERSION: u32 = 1;
-
-    fn init((): ()) -> Result<Self, String> {
-        Ok(Count)
-    }
-
-    fn process(
-        &mut self,
-        counts: &mut Self::State,
-        input: Events<'_>,
-        out: &mut Output,
-    ) -> Result<(), String> {
-        out.reserve(input.len(), 4 * input.len());
-        out.reserve_keys(input.key_bytes());
-        let mut digits = itoa::Buffer::new();
-        for event in input {
-            let count = counts.get_or_default(event.key.unwrap_or_default());
-            *count += 1;
-            let count = *count;
-            out.emit(event.key, digits.format(count).as_bytes(), event.timestamp);
-        }
-        Ok(())
-    }
-}
+mod count;
+use count::Count;
 
 export_operator!(Count);
 

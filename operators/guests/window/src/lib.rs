@@ -7,13 +7,14 @@
 //! in order of (start, key), every window whose events all have timestamps
 //! `<= ts`: key = the key, value = `"<start>,<end>,<sum>"` (ASCII), timestamp
 //! = `end - 1`. Events for windows already emitted are dropped (a warning per
-//! watermark says how many). State (version 1): the open windows and the
-//! highest watermark seen.
+//! watermark says how many). State (version 2): per key (a `KeyedState`, so
+//! the operator rescales) its open windows, start → sum; and the highest
+//! watermark seen.
 
 use std::collections::BTreeMap;
 use std::io::Write;
 
-use cairn_guest::{Events, Operator, Output, export_operator, log};
+use cairn_guest::{Events, KeyedState, Operator, Output, export_operator, log};
 use serde::{Deserialize, Serialize};
 
 #[derive(Deserialize)]
@@ -24,8 +25,8 @@ struct Config {
 
 #[derive(Default, Serialize, Deserialize)]
 struct State {
-    /// Open windows: (window start, key) -> sum.
-    windows: BTreeMap<(i64, Vec<u8>), i64>,
+    /// Open windows per key: window start -> sum.
+    windows: KeyedState<BTreeMap<i64, i64>>,
     /// The highest watermark seen: every window ending at or before it was
     /// emitted already.
     watermark: Option<i64>,
@@ -33,8 +34,11 @@ struct State {
 
 struct Window {
     size: i64,
-    /// Reused lookup key, so that adding to an open window does not allocate.
-    lookup: (i64, Vec<u8>),
+    /// The earliest open window's start, if known (`None` after a restore:
+    /// the next watermark looks at every key).
+    earliest: Option<i64>,
+    /// Whether `earliest` is known.
+    known: bool,
     /// Events dropped as late since the last watermark.
     late: u64,
 }
@@ -49,7 +53,7 @@ impl Window {
 impl Operator for Window {
     type Config = Config;
     type State = State;
-    const STATE_VERSION: u32 = 1;
+    const STATE_VERSION: u32 = 2;
 
     fn init(config: Config) -> Result<Self, String> {
         let size = i64::try_from(config.size)
@@ -58,7 +62,9 @@ impl Operator for Window {
             .ok_or_else(|| format!("size must be between 1 and {} ms", i64::MAX))?;
         Ok(Window {
             size,
-            lookup: (0, Vec::new()),
+            earliest: None,
+            // A restore may follow `init`: the first watermark looks at every key.
+            known: false,
             late: 0,
         })
     }
@@ -78,19 +84,14 @@ impl Operator for Window {
                 self.late += 1;
                 continue;
             }
-            self.lookup.0 = start;
-            self.lookup.1.clear();
-            self.lookup.1.extend_from_slice(event.key.unwrap_or_default());
-            match state.windows.get_mut(&self.lookup) {
-                Some(sum) => {
-                    *sum = sum.checked_add(value).ok_or_else(|| {
-                        let key = String::from_utf8_lossy(&self.lookup.1);
-                        format!("event {i}: sum overflows for key {key:?} in window at {start}")
-                    })?
-                }
-                None => {
-                    state.windows.insert(self.lookup.clone(), value);
-                }
+            let key = event.key.unwrap_or_default();
+            let sum = state.windows.get_or_default(key).entry(start).or_insert(0);
+            *sum = sum.checked_add(value).ok_or_else(|| {
+                let key = String::from_utf8_lossy(key);
+                format!("event {i}: sum overflows for key {key:?} in window at {start}")
+            })?;
+            if self.known {
+                self.earliest = Some(self.earliest.map_or(start, |e| e.min(start)));
             }
         }
         Ok(())
@@ -99,16 +100,32 @@ impl Operator for Window {
     fn on_watermark(&mut self, state: &mut State, ts: i64, out: &mut Output) -> Result<(), String> {
         let watermark = state.watermark.map_or(ts, |wm| wm.max(ts));
         state.watermark = Some(watermark);
-        while let Some(window) = state.windows.first_entry() {
-            let start = window.key().0;
-            if self.last(start) > watermark {
-                break;
-            }
-            let ((start, key), sum) = window.remove_entry();
-            let end = i128::from(start) + i128::from(self.size);
-            out.emit_with(Some(&key), self.last(start), |buf| {
-                write!(buf, "{start},{end},{sum}").expect("writing to a Vec cannot fail")
+        let due = |start: i64| start.saturating_add(self.size - 1) <= watermark;
+        if !self.known || self.earliest.is_some_and(due) {
+            // Every due window, in order of (start, key).
+            let mut closed: Vec<(i64, Vec<u8>, i64)> = Vec::new();
+            let mut earliest: Option<i64> = None;
+            state.windows.retain(|key, windows| {
+                while let Some(w) = windows.first_entry() {
+                    if !due(*w.key()) {
+                        break;
+                    }
+                    let (start, sum) = w.remove_entry();
+                    closed.push((start, key.to_vec(), sum));
+                }
+                if let Some((&start, _)) = windows.first_key_value() {
+                    earliest = Some(earliest.map_or(start, |e| e.min(start)));
+                }
+                !windows.is_empty()
             });
+            closed.sort_unstable();
+            for (start, key, sum) in closed {
+                let end = i128::from(start) + i128::from(self.size);
+                out.emit_with(Some(&key), self.last(start), |buf| {
+                    write!(buf, "{start},{end},{sum}").expect("writing to a Vec cannot fail")
+                });
+            }
+            (self.earliest, self.known) = (earliest, true);
         }
         if self.late > 0 {
             log::warn(&format!(
