@@ -157,10 +157,8 @@ fn day_name(mut days: i64) -> String {
     format!("{year:04}-{:02}-{:02}", month + 1, days + 1)
 }
 
-#[test]
-pub(crate) fn q17() {
-    // Two seconds before midnight UTC (2024-10-04), so that the stream spans two days.
-    let stream = Stream { first_event_time: 20_000 * 86_400_000 - 2_000, ..SMALL };
+/// What q17 must output for `stream`, computed in plain Rust, sorted.
+fn q17_expected(stream: Stream) -> Vec<String> {
     #[derive(Default)]
     struct Agg {
         total: u64,
@@ -185,10 +183,60 @@ pub(crate) fn q17() {
             format!("{auction},{},{},{r1},{r2},{r3},{},{},{},{}", day_name(*day), a.total, a.min, a.max, a.sum / a.total, a.sum)
         })
         .collect();
+    sorted(want)
+}
+
+#[test]
+pub(crate) fn q17() {
+    // Two seconds before midnight UTC (2024-10-04), so that the stream spans two days.
+    let stream = Stream { first_event_time: 20_000 * 86_400_000 - 2_000, ..SMALL };
+    let want = q17_expected(stream);
     assert!(want.iter().any(|l| l.contains(",2024-10-03,")) && want.iter().any(|l| l.contains(",2024-10-04,")));
     // Keyed by auction over two subtasks: each keeps the state of its auctions.
     let keyed = "    key-by: true\n    parallelism: 2\n";
-    assert_eq!(run(stream, "    key: id\n", operators::NEXMARK_Q17, keyed), sorted(want));
+    assert_eq!(run(stream, "    key: id\n", operators::NEXMARK_Q17, keyed), want);
+}
+
+/// q17 keyed by auction, stopped with a savepoint at parallelism 2 and at 3,
+/// finished at 1: the same rows as plain Rust computes.
+#[test]
+fn q17_rescaled_mid_run_gives_the_plain_results() {
+    let stream = Stream { first_event_time: 20_000 * 86_400_000 - 2_000, ..SMALL };
+    let want = q17_expected(stream);
+    let dir = tempfile::tempdir().unwrap();
+    let yaml = |par: usize, rate: &str| {
+        format!(
+            "name: q17-rescale
+sources:
+{}operators:
+  - id: count
+    component: {}
+    input: nx
+    key-by: true
+    parallelism: {par}
+sinks:
+  - id: out
+    type: file
+    input: count
+    path: out.txt
+    format: value
+checkpoints:
+  interval: 200ms
+{}",
+            stream.yaml(&format!("    key: id\n{rate}")),
+            operators::NEXMARK_Q17,
+            crate::savepoints::API
+        )
+    };
+    let mut from = None;
+    for (step, par) in [2, 3].into_iter().enumerate() {
+        let p = write_pipeline(dir.path(), &yaml(par, "    rate: 4000\n"));
+        from = Some(crate::rescale::run_then_stop(&p, from.as_deref(), &dir.path().join(format!("{step}.log"))));
+    }
+    let p = write_pipeline(dir.path(), &yaml(1, ""));
+    let out = cairn_tests::host(&["run", p.to_str().unwrap(), "--from", from.unwrap().to_str().unwrap()]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(sorted_lines(&dir.path().join("out.txt")), want);
 }
 
 /// A job that fails for a while after its first checkpoints restarts from the

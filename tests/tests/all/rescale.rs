@@ -63,7 +63,7 @@ fn run_err(args: &[&str]) -> String {
 
 /// Runs `pipeline` (from `from`, if any) until it completed a checkpoint,
 /// then stops it with a savepoint; returns the savepoint's directory.
-fn run_then_stop(pipeline: &Path, from: Option<&Path>, log: &Path) -> PathBuf {
+pub(crate) fn run_then_stop(pipeline: &Path, from: Option<&Path>, log: &Path) -> PathBuf {
     let from_arg = from.map(|f| f.to_str().unwrap().to_string());
     let mut args = vec![];
     if let Some(f) = &from_arg {
