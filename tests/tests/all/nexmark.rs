@@ -336,3 +336,82 @@ restart: {{ strategy: fixed-delay, delay: 200ms, attempts: 20 }}
     assert!(summary.restarts >= 1, "expected a restart, got {}", summary.restarts);
     assert_eq!(sorted_lines(&dir.path().join("out.txt")), expected_q7(&stream.bids()));
 }
+
+/// What q8 must output for `stream` (10 s windows), computed in plain Rust, sorted.
+fn q8_expected(stream: Stream) -> Vec<String> {
+    let g = Generator::new(GeneratorConfig {
+        seed: stream.seed,
+        event_rate: stream.event_rate,
+        first_event_time: stream.first_event_time,
+        ..GeneratorConfig::default()
+    });
+    let (mut persons, mut sellers) = (BTreeMap::new(), std::collections::BTreeSet::new());
+    for n in 0..stream.count {
+        match g.event(n) {
+            Event::Person(p) => {
+                persons.insert((p.id, p.date_time.div_euclid(10_000) * 10_000), p.name);
+            }
+            Event::Auction(a) => {
+                sellers.insert((a.seller, a.date_time.div_euclid(10_000) * 10_000));
+            }
+            Event::Bid(_) => {}
+        }
+    }
+    sorted(persons.iter().filter(|(k, _)| sellers.contains(k)).map(|((id, start), name)| format!("{id},{name},{start}")).collect())
+}
+
+/// The q8 pipeline: persons and auctions split off the stream, then joined by person id.
+fn q8_yaml(stream: Stream, par: usize, source_extra: &str, extra: &str) -> String {
+    format!(
+        "name: q8
+sources:
+{}operators:
+  - id: persons
+    component: {q8}
+    input: nx
+    config: {{ stage: persons }}
+  - id: auctions
+    component: {q8}
+    input: nx
+    config: {{ stage: auctions }}
+  - id: join
+    component: {q8}
+    input: [persons, auctions]
+    key-by: true
+    parallelism: {par}
+    config: {{ stage: join }}
+sinks:
+  - id: out
+    type: file
+    input: join
+    path: out.txt
+    format: value
+{extra}",
+        stream.yaml(source_extra),
+        q8 = operators::NEXMARK_Q8,
+    )
+}
+
+/// q8, a window join of two inputs: as plain Rust computes it, also when
+/// stopped with a savepoint at parallelism 2 and 3 and finished at 1.
+#[test]
+pub(crate) fn q8() {
+    let want = q8_expected(LONG);
+    assert!(want.len() >= 3, "new people who sold within their first window: {want:?}");
+    let dir = tempfile::tempdir().unwrap();
+    let p = write_pipeline(dir.path(), &q8_yaml(LONG, 2, "", ""));
+    run_in_process(&p).unwrap();
+    assert_eq!(sorted_lines(&dir.path().join("out.txt")), want);
+
+    let dir = tempfile::tempdir().unwrap();
+    let extra = format!("checkpoints:\n  interval: 200ms\n{}", crate::savepoints::API);
+    let mut from = None;
+    for (step, par) in [2, 3].into_iter().enumerate() {
+        let p = write_pipeline(dir.path(), &q8_yaml(LONG, par, "    rate: 8000\n", &extra));
+        from = Some(crate::rescale::run_then_stop(&p, from.as_deref(), &dir.path().join(format!("{step}.log"))));
+    }
+    let p = write_pipeline(dir.path(), &q8_yaml(LONG, 1, "", &extra));
+    let out = cairn_tests::host(&["run", p.to_str().unwrap(), "--from", from.unwrap().to_str().unwrap()]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(sorted_lines(&dir.path().join("out.txt")), want);
+}
