@@ -1,7 +1,7 @@
-//! `guestc`: builds the C, Python and JavaScript operators into components.
+//! `guestc`: builds the C, Python, JavaScript and Go operators into components.
 //!
 //! ```text
-//! guestc c|python|js|all [--root DIR]
+//! guestc c|python|js|go|all [--root DIR]
 //! ```
 //!
 //! Installs a missing toolchain first (see the crate docs). Prints one line per
@@ -31,7 +31,7 @@ fn main() -> ExitCode {
 
 fn run() -> anyhow::Result<()> {
     let mut args = std::env::args().skip(1);
-    let usage = "usage: guestc c|python|js|all [--root DIR]";
+    let usage = "usage: guestc c|python|js|go|all [--root DIR]";
     let which = args.next().ok_or_else(|| anyhow::anyhow!(usage))?;
     let mut layout = Layout::discover();
     while let Some(arg) = args.next() {
