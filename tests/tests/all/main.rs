@@ -3,6 +3,7 @@
 
 mod bad_input;
 mod checkpoints;
+mod go_hostile;
 mod guests;
 mod languages;
 mod malformed;
