@@ -3,7 +3,7 @@
 
 mod bad_input;
 mod checkpoints;
-mod go_hostile;
+mod golang;
 mod guests;
 mod languages;
 mod malformed;

@@ -492,6 +492,19 @@ fn build_js(layout: &Layout, build_dir: &Path, name: &str, source: &Path) -> Res
 
 // ---------------------------------------------------------------- Go
 
+/// Builds the Go `package main` in `dir` (an operator outside `operators/go`)
+/// into a component, against `layout`'s `wit/`; what `guestc go DIR -o OUT` runs.
+pub fn build_go_package(layout: &Layout, dir: &Path) -> Result<Vec<u8>, Error> {
+    go::ensure_go_toolchain()?;
+    let build_dir = layout.build_dir(Lang::Go);
+    std::fs::create_dir_all(&build_dir).map_err(|e| Error::build(build_dir.display().to_string(), e))?;
+    let dir = std::path::absolute(dir).map_err(|e| Error::build(dir.display().to_string(), e))?;
+    let core = build_dir.join(format!("package-{}.core.wasm", std::process::id()));
+    let bytes = go::build_component(&layout.root.join("wit"), &dir, &core, &build_dir.join("go-cache"));
+    let _ = std::fs::remove_file(&core);
+    bytes
+}
+
 fn build_go(layout: &Layout, build_dir: &Path, name: &str, main: &Path) -> Result<Vec<u8>, Error> {
     let core = build_dir.join(format!("{name}.core.wasm"));
     let package = main.parent().unwrap_or(Path::new("."));
