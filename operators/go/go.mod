@@ -4,4 +4,4 @@
 // directory of its own. See docs/operators-go.md.
 module cairn
 
-go 1.26
+go 1.24
