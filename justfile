@@ -24,7 +24,7 @@ run pipeline:
 fuzz cases="100000":
     PROPTEST_CASES={{cases}} cargo test --release -p cairn-host fuzz
 
-# Operators in other languages: build operators/c, operators/python, operators/js into
+# Operators in other languages: build operators/c, operators/python, operators/js, operators/go into
 # target/operators/<lang>-<name>.wasm, installing the toolchain on first use (docs/operators-*.md).
 guests-c:
     cargo run --release -p cairn-guestc -- c
@@ -35,7 +35,10 @@ guests-python:
 guests-js:
     cargo run --release -p cairn-guestc -- js
 
-# The counter in Rust, C, Python and JavaScript: events/s, and host start time with and without the compile cache.
+guests-go:
+    cargo run --release -p cairn-guestc -- go
+
+# The counter in Rust, C, Python, JavaScript and Go: events/s, and host start time with and without the compile cache.
 bench-languages:
     cargo build --release -p cairn-host -p cairn-guestc && cargo bench -p cairn-tests --bench languages
 

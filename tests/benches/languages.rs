@@ -1,4 +1,4 @@
-//! Benchmark: the keyed counter written in Rust, C, Python and JavaScript, and
+//! Benchmark: the keyed counter written in Rust, C, Python, JavaScript and Go, and
 //! how long the host takes to start a pipeline of each with and without the
 //! compile cache.
 //!
@@ -44,7 +44,7 @@ fn batches(events: usize) -> Vec<Batch> {
 /// The counters to compare: Rust always, the others if their toolchain is there.
 fn counters() -> Vec<(&'static str, PathBuf)> {
     let mut all = vec![("Rust", PathBuf::from(operators::COUNT))];
-    for (name, lang) in [("C", "c"), ("Python", "python"), ("JavaScript", "js")] {
+    for (name, lang) in [("C", "c"), ("Python", "python"), ("JavaScript", "js"), ("Go", "go")] {
         match build_guests(lang) {
             Ok(()) => all.push((name, guest_component(lang, "count"))),
             Err(reason) => eprintln!("SKIPPED: {name}: toolchain not available: {reason}"),

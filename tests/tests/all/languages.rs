@@ -1,6 +1,6 @@
-//! Operators in C, Python and JavaScript beside Rust (`operators/c`,
-//! `operators/python`, `operators/js`), built by `guestc` exactly as the guides
-//! in `docs/` say, run by the `host` binary.
+//! Operators in C, Python, JavaScript and Go beside Rust (`operators/c`,
+//! `operators/python`, `operators/js`, `operators/go`), built by `guestc`
+//! exactly as the guides in `docs/` say, run by the `host` binary.
 //!
 //! For each language: its `count` emits what the Rust `count` emits, event by
 //! event; killed with SIGKILL and resumed it commits what an uninterrupted run
@@ -9,7 +9,8 @@
 //! Rust `filter` keeps. Plus the compile cache, seen from outside.
 //!
 //! The toolchains are installed on first use (clang-19 and wasi-libc with
-//! apt-get; componentize-py and componentize-js under `target/guest-toolchains/`).
+//! apt-get; componentize-py and componentize-js under `target/guest-toolchains/`;
+//! Go is the machine's own).
 //! When one cannot be installed (no package registry), its tests print
 //! `SKIPPED: ...` to stderr and return; any other failure fails them.
 
@@ -27,7 +28,7 @@ const TEXT: &str = include_str!("../../../examples/wordcount/input.txt");
 
 /// Builds `lang`'s operators once per test process; `None` (after saying so
 /// loudly) when the toolchain cannot be installed.
-fn toolchain(lang: &str, test: &str) -> Option<()> {
+pub(crate) fn toolchain(lang: &str, test: &str) -> Option<()> {
     static BUILT: Mutex<Option<HashMap<String, Result<(), String>>>> = Mutex::new(None);
     let result = {
         let mut built = BUILT.lock().unwrap_or_else(|e| e.into_inner());
@@ -192,6 +193,7 @@ macro_rules! language_tests {
 language_tests!(c, "c");
 language_tests!(python, "python");
 language_tests!(javascript, "js");
+language_tests!(go, "go");
 
 /// `host validate` with the compile cache in `cache` (or off), returning stderr.
 fn validate_with_cache(pipeline: &Path, cache: Option<&Path>) -> String {

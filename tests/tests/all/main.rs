@@ -3,6 +3,7 @@
 
 mod bad_input;
 mod checkpoints;
+mod golang;
 mod guests;
 mod languages;
 mod malformed;

@@ -4,7 +4,7 @@
 use cairn_tests::{operators, run_in_process, write_pipeline};
 
 /// Runs `lines -> faulty(config, limits) -> file sink` in this process; returns the error text.
-fn run_hostile(component: &str, config: &str, limits: &str) -> String {
+pub(crate) fn run_hostile(component: &str, config: &str, limits: &str) -> String {
     run_hostile_on(component, config, limits, 3)
 }
 

@@ -1,4 +1,4 @@
-//! Builds Cairn operators written in C, Python and JavaScript into WebAssembly
+//! Builds Cairn operators written in C, Python, JavaScript and Go into WebAssembly
 //! components, installing each language's toolchain on first use.
 //!
 //! | language | sources | toolchain (pinned) | output |
@@ -6,6 +6,7 @@
 //! | C | `operators/c/<name>.c` | Debian's clang-19, lld-19, wasi-libc; bindings from `wit-bindgen-c`, component from `wit-component` with the WASI preview 1 reactor adapter (both linked into this tool) | `target/operators/c-<name>.wasm` |
 //! | Python | `operators/python/<name>/app.py` | componentize-py 0.25.1 in a venv under `target/guest-toolchains/` | `target/operators/python-<name>.wasm` |
 //! | JavaScript | `operators/js/<name>.js` | componentize-js 0.23.0 from npm under `target/guest-toolchains/` | `target/operators/js-<name>.wasm` |
+//! | Go | `operators/go/<name>/main.go` (with the `cairn` package of `operators/go`) | the machine's Go, 1.24 or newer (nothing to install: the glue is in `operators/go`); metadata and component from `wit-component` with the reactor adapter, as for C | `target/operators/go-<name>.wasm` |
 //!
 //! [`build`] is what `guestc <lang>` runs (and what the tests call). A build is
 //! skipped when the output exists and a digest of its inputs (sources, the WIT
@@ -19,6 +20,10 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 use sha2::{Digest, Sha256};
+
+mod arena;
+mod go;
+pub use go::{GO_BUILD_FLAGS, GO_MIN};
 
 /// componentize-py version (Python guests).
 pub const COMPONENTIZE_PY: &str = "0.25.1";
@@ -41,11 +46,13 @@ pub enum Lang {
     Python,
     /// JavaScript, through componentize-js.
     Js,
+    /// Go, through the machine's Go (GOOS=wasip1) and `operators/go`'s glue.
+    Go,
 }
 
 impl Lang {
     /// Every language, in a fixed order.
-    pub const ALL: [Lang; 3] = [Lang::C, Lang::Python, Lang::Js];
+    pub const ALL: [Lang; 4] = [Lang::C, Lang::Python, Lang::Js, Lang::Go];
 
     /// The name used on the command line, in paths and in output file names.
     pub fn name(self) -> &'static str {
@@ -53,15 +60,17 @@ impl Lang {
             Lang::C => "c",
             Lang::Python => "python",
             Lang::Js => "js",
+            Lang::Go => "go",
         }
     }
 
-    /// Parses [`Lang::name`] (also `javascript`).
+    /// Parses [`Lang::name`] (also `py` and `javascript`).
     pub fn parse(s: &str) -> Option<Lang> {
         match s {
             "c" => Some(Lang::C),
             "python" | "py" => Some(Lang::Python),
             "js" | "javascript" => Some(Lang::Js),
+            "go" => Some(Lang::Go),
             _ => None,
         }
     }
@@ -189,6 +198,9 @@ pub fn build(lang: Lang, layout: &Layout) -> Result<Vec<Built>, Error> {
                 Lang::Js => {
                     ensure_componentize_js(layout)?;
                 }
+                Lang::Go => {
+                    go::ensure_go_toolchain()?;
+                }
             }
             toolchain_ready = true;
         }
@@ -196,6 +208,7 @@ pub fn build(lang: Lang, layout: &Layout) -> Result<Vec<Built>, Error> {
             Lang::C => build_c(layout, &build_dir, &name, &files[0])?,
             Lang::Python => build_python(layout, &build_dir, &name, &files[0])?,
             Lang::Js => build_js(layout, &build_dir, &name, &files[0])?,
+            Lang::Go => build_go(layout, &build_dir, &name, &files[0])?,
         };
         if !bytes.starts_with(b"\0asm\x0d\0\x01\0") {
             return Err(Error::build(&name, "the toolchain did not produce a component"));
@@ -210,6 +223,13 @@ pub fn build(lang: Lang, layout: &Layout) -> Result<Vec<Built>, Error> {
 /// The operators of `lang`: (name, [main source, other inputs...]), sorted.
 fn sources(lang: Lang, layout: &Layout) -> Result<Vec<(String, Vec<PathBuf>)>, Error> {
     let dir = layout.root.join("operators").join(lang.name());
+    if lang == Lang::Go {
+        let found = go::sources(&dir)?;
+        if found.is_empty() {
+            return Err(Error::build(dir.display().to_string(), "no operators found"));
+        }
+        return Ok(found);
+    }
     let entries = std::fs::read_dir(&dir).map_err(|e| Error::build(dir.display().to_string(), e))?;
     let mut paths: Vec<PathBuf> = entries.flatten().map(|e| e.path()).collect();
     paths.sort();
@@ -263,6 +283,10 @@ fn wit_digest(dir: &Path) -> Result<String, Error> {
 fn stamp(lang: Lang, wit: &str, files: &[PathBuf]) -> Result<String, Error> {
     let mut h = Sha256::new();
     h.update(format!("{RECIPE} {} {COMPONENTIZE_PY} {COMPONENTIZE_JS} {C_PACKAGES:?} {wit}", lang.name()));
+    if lang == Lang::Go {
+        // A different Go may build a different module.
+        h.update(format!("{} {GO_BUILD_FLAGS:?}", go::ensure_go_toolchain()?));
+    }
     for f in files {
         h.update(f.to_string_lossy().as_bytes());
         h.update(std::fs::read(f).map_err(|e| Error::build(f.display().to_string(), e))?);
@@ -464,6 +488,27 @@ fn build_js(layout: &Layout, build_dir: &Path, name: &str, source: &Path) -> Res
         .current_dir(&layout.root);
     run(&mut cmd).map_err(|e| Error::build(format!("JavaScript operator `{name}`"), e))?;
     std::fs::read(&out).map_err(|e| Error::build(name, e))
+}
+
+// ---------------------------------------------------------------- Go
+
+/// Builds the Go `package main` in `dir` (an operator outside `operators/go`)
+/// into a component, against `layout`'s `wit/`; what `guestc go DIR -o OUT` runs.
+pub fn build_go_package(layout: &Layout, dir: &Path) -> Result<Vec<u8>, Error> {
+    go::ensure_go_toolchain()?;
+    let build_dir = layout.build_dir(Lang::Go);
+    std::fs::create_dir_all(&build_dir).map_err(|e| Error::build(build_dir.display().to_string(), e))?;
+    let dir = std::path::absolute(dir).map_err(|e| Error::build(dir.display().to_string(), e))?;
+    let core = build_dir.join(format!("package-{}.core.wasm", std::process::id()));
+    let bytes = go::build_component(&layout.root.join("wit"), &dir, &core, &build_dir.join("go-cache"));
+    let _ = std::fs::remove_file(&core);
+    bytes
+}
+
+fn build_go(layout: &Layout, build_dir: &Path, name: &str, main: &Path) -> Result<Vec<u8>, Error> {
+    let core = build_dir.join(format!("{name}.core.wasm"));
+    let package = main.parent().unwrap_or(Path::new("."));
+    go::build_component(&layout.root.join("wit"), package, &core, &build_dir.join("go-cache"))
 }
 
 #[cfg(test)]

@@ -1,8 +1,13 @@
-//! `guestc`: builds the C, Python and JavaScript operators into components.
+//! `guestc`: builds the C, Python, JavaScript and Go operators into components.
 //!
 //! ```text
-//! guestc c|python|js|all [--root DIR]
+//! guestc c|python|js|go|all [--root DIR]
+//! guestc go DIR -o OUT.wasm [--root DIR]
 //! ```
+//!
+//! The second form builds one Go operator of your own: the `package main` in
+//! DIR (a module that requires the `cairn` package of `operators/go`) into the
+//! component OUT.wasm, against this repository's `wit/` (or `--root`'s).
 //!
 //! Installs a missing toolchain first (see the crate docs). Prints one line per
 //! operator. Exit status 0 on success, 75 when a toolchain is missing and could
@@ -11,7 +16,7 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use cairn_guestc::{Error, Lang, Layout, build};
+use cairn_guestc::{Error, Lang, Layout, build, build_go_package};
 
 /// Exit status when a toolchain cannot be installed (EX_TEMPFAIL).
 const UNAVAILABLE: u8 = 75;
@@ -31,14 +36,28 @@ fn main() -> ExitCode {
 
 fn run() -> anyhow::Result<()> {
     let mut args = std::env::args().skip(1);
-    let usage = "usage: guestc c|python|js|all [--root DIR]";
+    let usage = "usage: guestc c|python|js|go|all [--root DIR] | guestc go DIR -o OUT.wasm [--root DIR]";
     let which = args.next().ok_or_else(|| anyhow::anyhow!(usage))?;
     let mut layout = Layout::discover();
+    let (mut package, mut out) = (None, None);
     while let Some(arg) = args.next() {
+        let mut value = || args.next().map(PathBuf::from).ok_or_else(|| anyhow::anyhow!(usage));
         match arg.as_str() {
-            "--root" => layout = Layout::at(PathBuf::from(args.next().ok_or_else(|| anyhow::anyhow!(usage))?)),
+            "--root" => layout = Layout::at(value()?),
+            "-o" | "--out" if which == "go" => out = Some(value()?),
+            _ if which == "go" && package.is_none() && !arg.starts_with('-') => package = Some(PathBuf::from(arg)),
             _ => anyhow::bail!("unexpected argument `{arg}`; {usage}"),
         }
+    }
+    match (package, out) {
+        (Some(dir), Some(out)) => {
+            let bytes = build_go_package(&layout, &dir)?;
+            std::fs::write(&out, &bytes)?;
+            println!("go       {} ({} KiB)", out.display(), bytes.len() / 1024);
+            return Ok(());
+        }
+        (None, None) => {}
+        _ => anyhow::bail!("{usage}"),
     }
     let langs = match which.as_str() {
         "all" => Lang::ALL.to_vec(),

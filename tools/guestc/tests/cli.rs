@@ -11,6 +11,6 @@ fn rejects_unknown_languages_and_arguments_with_usage() {
         let out = Command::new(guestc).args(args).output().unwrap();
         assert_eq!(out.status.code(), Some(1), "{args:?}");
         let err = String::from_utf8_lossy(&out.stderr);
-        assert!(err.contains("usage: guestc c|python|js|all"), "{args:?}: {err}");
+        assert!(err.contains("usage: guestc c|python|js|go|all"), "{args:?}: {err}");
     }
 }
