@@ -29,13 +29,16 @@ use nexmark_model::{BID_LEN, Bid, TAG_BID};
 const CORES: f64 = 2.0;
 
 /// (query, component, events at scale 1).
-const QUERIES: [(&str, &str, u64); 6] = [
+const QUERIES: [(&str, &str, u64); 8] = [
     ("q0", operators::NEXMARK_Q0, 20_000_000),
     ("q1", operators::NEXMARK_Q1, 20_000_000),
     ("q2", operators::NEXMARK_Q2, 20_000_000),
     ("q5", operators::NEXMARK_Q5, 10_000_000),
     ("q7", operators::NEXMARK_Q7, 20_000_000),
     ("q17", operators::NEXMARK_Q17, 10_000_000),
+    // Joins and two-stage queries: several operators (see `operators_of`).
+    ("q5-parallel", operators::NEXMARK_Q5, 10_000_000),
+    ("q8", operators::NEXMARK_Q8, 20_000_000),
 ];
 
 /// Periodic checkpoint intervals compared (`None`: only the final checkpoint).
@@ -55,17 +58,18 @@ fn source(count: u64) -> NexmarkSource {
 fn pipeline(name: &str, operator: Option<&str>, events: u64, interval: Option<&str>) -> (f64, f64, u64) {
     let dir = tempfile::tempdir().unwrap();
     let (ops, sink_input) = match operator {
-        Some(component) => (format!("operators:\n  - id: query\n    component: {component}\n    input: nx\n"), "query"),
+        Some(component) => (operators_of(name, component), "query"),
         None => (String::new(), "nx"),
     };
     let checkpoints = interval.map(|i| format!("checkpoints:\n  interval: {i}\n")).unwrap_or_default();
+    let key = if name == "q5-parallel" { "    key: id\n" } else { "" };
     let yaml = format!(
         "name: nexmark-{name}
 sources:
   - id: nx
     type: nexmark
     count: {events}
-{ops}sinks:
+{key}{ops}sinks:
   - id: sink
     type: blackhole
     input: {sink_input}
@@ -136,6 +140,32 @@ fn rate(batches: &[Batch], min: Duration, mut f: impl FnMut(&Batch) -> Batch) ->
     events as f64 / start.elapsed().as_secs_f64()
 }
 
+/// The `operators:` block of query `name` (its last operator has id `query`).
+fn operators_of(name: &str, component: &str) -> String {
+    let op = |id: &str, input: &str, extra: &str| format!("  - id: {id}\n    component: {component}\n    input: {input}\n{extra}");
+    let keyed = "    key-by: true\n    parallelism: 2\n";
+    match name {
+        // Bids keyed by auction (the source's `key: id`, see `pipeline`): counts in parallel, then the hottest.
+        "q5-parallel" => format!(
+            "operators:\n{}{}",
+            op("counts", "nx", &format!("{keyed}    config: {{ stage: counts }}\n")),
+            op("query", "counts", "    config: { stage: hottest }\n")
+        ),
+        "q8" => format!(
+            "operators:\n{}{}{}",
+            op("persons", "nx", "    config: { stage: persons }\n"),
+            op("auctions", "nx", "    config: { stage: auctions }\n"),
+            op("query", "[persons, auctions]", &format!("{keyed}    config: {{ stage: join }}\n"))
+        ),
+        _ => format!("operators:\n{}", op("query", "nx", "")),
+    }
+}
+
+/// Whether query `name` is to run (`NEXMARK_QUERIES=q5,q8`: only those; default all).
+fn query_wanted(name: &str) -> bool {
+    std::env::var("NEXMARK_QUERIES").map_or(true, |q| q.split(',').any(|n| n.trim() == name))
+}
+
 fn part(name: &str) -> bool {
     std::env::var("NEXMARK_PARTS").map_or(true, |parts| parts.split(',').any(|p| p.trim() == name))
 }
@@ -175,7 +205,7 @@ fn queries() {
     println!("## queries: nexmark → query (wasm) → blackhole, best of 2 runs\n");
     println!("| query | events | cores | checkpoints | time | events/s | events/s/core | checkpoints completed | cost vs none |");
     println!("| --- | ---: | ---: | --- | ---: | ---: | ---: | ---: | ---: |");
-    for (name, component, n) in QUERIES {
+    for (name, component, n) in QUERIES.into_iter().filter(|(name, _, _)| query_wanted(name)) {
         let n = scaled(n);
         let mut best = [(0.0f64, 0.0f64, 0u64); INTERVALS.len()];
         for _ in 0..2 {
