@@ -146,3 +146,40 @@ pub(crate) fn join() {
     let err = try_run_one(std::path::Path::new(operators::JOIN), "{ size: 10 }", &[r#"{"value": "x", "ts": 1}"#]).unwrap_err();
     assert!(err.contains("a join has two inputs") && err.contains("operator `op`"), "{err}");
 }
+
+/// A 0.2.0 guest whose snapshot claims keyed state for hashes it does not
+/// own fails its task at the barrier, naming operator, subtask and call;
+/// no checkpoint holding that state is ever written.
+#[test]
+pub(crate) fn rogue() {
+    let dir = tempfile::tempdir().unwrap();
+    let lines: String = (0..2000).map(|i| format!("line {i}\n")).collect();
+    std::fs::write(dir.path().join("in.txt"), lines).unwrap();
+    let yaml = format!(
+        "name: rogue
+sources:
+  - id: src
+    type: file
+    path: in.txt
+    rate: 2000
+operators:
+  - id: op
+    component: {}
+    input: src
+    key-by: true
+    parallelism: 2
+sinks:
+  - id: out
+    type: file
+    input: op
+    path: out.txt
+checkpoints:
+  interval: 50ms
+restart: {{ strategy: none }}
+",
+        operators::ROGUE
+    );
+    let err = format!("{:#}", run_in_process(&write_pipeline(dir.path(), &yaml)).unwrap_err());
+    assert!(err.contains("operator `op` subtask") && err.contains("`snapshot`") && err.contains("do not fit the hashes it owns"), "{err}");
+    assert!(cairn_tests::checkpoint_dirs(&dir.path().join("storage")).is_empty(), "a checkpoint was written");
+}
