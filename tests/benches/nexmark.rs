@@ -29,7 +29,7 @@ use nexmark_model::{BID_LEN, Bid, TAG_BID};
 const CORES: f64 = 2.0;
 
 /// (query, component, events at scale 1).
-const QUERIES: [(&str, &str, u64); 8] = [
+const QUERIES: [(&str, &str, u64); 9] = [
     ("q0", operators::NEXMARK_Q0, 20_000_000),
     ("q1", operators::NEXMARK_Q1, 20_000_000),
     ("q2", operators::NEXMARK_Q2, 20_000_000),
@@ -38,6 +38,7 @@ const QUERIES: [(&str, &str, u64); 8] = [
     ("q17", operators::NEXMARK_Q17, 10_000_000),
     // Joins and two-stage queries: several operators (see `operators_of`).
     ("q5-parallel", operators::NEXMARK_Q5, 10_000_000),
+    ("q3", operators::NEXMARK_Q3, 20_000_000),
     ("q8", operators::NEXMARK_Q8, 20_000_000),
 ];
 
@@ -151,7 +152,7 @@ fn operators_of(name: &str, component: &str) -> String {
             op("counts", "nx", &format!("{keyed}    config: {{ stage: counts }}\n")),
             op("query", "counts", "    config: { stage: hottest }\n")
         ),
-        "q8" => format!(
+        "q3" | "q8" => format!(
             "operators:\n{}{}{}",
             op("persons", "nx", "    config: { stage: persons }\n"),
             op("auctions", "nx", "    config: { stage: auctions }\n"),
