@@ -359,3 +359,27 @@ fn a_join_of_two_sources_equals_the_plain_computation_also_when_killed_and_resum
     assert_eq!(got.len(), want.len(), "lost or duplicated records");
     assert_eq!(got, want);
 }
+
+/// The C counter of contract 0.2.0 writes the Rust SDK's pieces byte for
+/// byte: the Rust counter's savepoint at parallelism 2 restores into it at 3,
+/// its savepoint into the Rust counter at 1, and the output is exactly the
+/// uninterrupted run's.
+#[test]
+fn the_c_counter_of_0_2_rescales_and_restores_across_languages() {
+    let Some(()) = crate::languages::toolchain("c", "c count-0-2 rescale") else { return };
+    let c = cairn_tests::guest_component("c", "count-0-2");
+    let times = 200;
+    let expected = reference_output(times);
+    let dir = job_dir(times);
+    let steps = [(operators::COUNT, 2), (c.to_str().unwrap(), 3)];
+    let mut from: Option<PathBuf> = None;
+    for (step, (component, par)) in steps.into_iter().enumerate() {
+        let p = write_pipeline(dir.path(), &counting("c-rescale", component, par, 500));
+        from = Some(run_then_stop(&p, from.as_deref(), &dir.path().join(format!("step-{step}.log"))));
+    }
+    let p = write_pipeline(dir.path(), &counting("c-rescale", operators::COUNT, 1, 0));
+    let plan = run_ok(&["check", p.to_str().unwrap(), "--from", from.as_ref().unwrap().to_str().unwrap()]);
+    assert!(plan.contains("rescaled 3 → 1") && plan.contains("component changed"), "{plan}");
+    run_ok(&["run", p.to_str().unwrap(), "--from", from.unwrap().to_str().unwrap()]);
+    assert_eq!(sorted_lines(&dir.path().join("out/counts.txt")), expected);
+}

@@ -30,7 +30,7 @@ pub const COMPONENTIZE_PY: &str = "0.25.1";
 /// componentize-js version (JavaScript guests).
 pub const COMPONENTIZE_JS: &str = "0.23.0";
 /// Debian packages for C guests.
-pub const C_PACKAGES: &[&str] = &["clang-19", "lld-19", "libclang-rt-19-dev-wasm32", "wasi-libc"];
+pub const C_PACKAGES: &[&str] = &["clang-19", "lld-19", "libclang-rt-19-dev-wasm32", "wasi-libc", "libxxhash-dev"];
 /// The WIT world every operator targets.
 pub const WORLD: &str = "operator-world";
 
@@ -334,7 +334,21 @@ const C_FILES: &[&str] = &[
     "/usr/lib/wasm32-wasi/libc.a",
     "/usr/lib/wasm32-wasi/crt1-reactor.o",
     "/usr/lib/llvm-19/lib/clang/19/lib/wasi/libclang_rt.builtins-wasm32.a",
+    XXHASH_H,
 ];
+
+/// The XXH3 implementation (header-only with `XXH_INLINE_ALL`) that a C
+/// operator of contract 0.2.0 hashes keys with; copied alone into the build's
+/// include directory (the rest of `/usr/include` is the host's libc).
+const XXHASH_H: &str = "/usr/include/xxhash.h";
+
+/// The WIT directory (under the repository root) and world a C source
+/// targets: `cairn:operator@0.2.0` when it includes `operator_world_v2.h`,
+/// else 0.1.0.
+fn c_world(source: &Path) -> (&'static str, &'static str) {
+    let text = std::fs::read_to_string(source).unwrap_or_default();
+    if text.contains("#include \"operator_world_v2.h\"") { ("wit/0.2", "operator-world-v2") } else { ("wit", WORLD) }
+}
 
 /// Installs clang-19, lld-19, the wasm32 runtime library and wasi-libc with
 /// apt-get when any is missing (as root, or through `sudo -n`).
@@ -368,10 +382,16 @@ fn ensure_c_toolchain() -> Result<(), Error> {
 /// into `gen`: `operator_world.h`, `operator_world.c` and
 /// `operator_world_component_type.o`.
 pub fn generate_c_bindings(wit_dir: &Path, gen_dir: &Path) -> Result<(), Error> {
+    generate_c_bindings_of(wit_dir, WORLD, gen_dir)
+}
+
+/// [`generate_c_bindings`] of world `world` of the package in `wit_dir`
+/// (`<world>.h`, with `-` as `_`).
+pub fn generate_c_bindings_of(wit_dir: &Path, world: &str, gen_dir: &Path) -> Result<(), Error> {
     use wit_bindgen_core::wit_parser::Resolve;
     let mut resolve = Resolve::default();
     let (pkg, _) = resolve.push_path(wit_dir).map_err(|e| Error::build("reading wit/", format!("{e:?}")))?;
-    let world = resolve.select_world(&[pkg], Some(WORLD)).map_err(|e| Error::build("wit world", format!("{e:?}")))?;
+    let world = resolve.select_world(&[pkg], Some(world)).map_err(|e| Error::build("wit world", format!("{e:?}")))?;
     let mut files = wit_bindgen_core::Files::default();
     let opts = wit_bindgen_c::Opts::default();
     opts.build()
@@ -398,14 +418,20 @@ pub fn componentize_core(core: &[u8]) -> Result<Vec<u8>, String> {
 }
 
 fn build_c(layout: &Layout, build_dir: &Path, name: &str, source: &Path) -> Result<Vec<u8>, Error> {
-    let gen_dir = build_dir.join("gen");
-    generate_c_bindings(&layout.root.join("wit"), &gen_dir)?;
+    let (wit, world) = c_world(source);
+    let gen_dir = build_dir.join(format!("gen-{world}"));
+    generate_c_bindings_of(&layout.root.join(wit), world, &gen_dir)?;
+    let include = build_dir.join("include");
+    std::fs::create_dir_all(&include).map_err(|e| Error::build(name, e))?;
+    std::fs::copy(XXHASH_H, include.join("xxhash.h")).map_err(|e| Error::build(format!("C operator `{name}`: copying {XXHASH_H}"), e))?;
     let core = build_dir.join(format!("{name}.core.wasm"));
-    let stem = WORLD.replace('-', "_");
+    let stem = world.replace('-', "_");
     let mut cmd = Command::new("clang-19");
     cmd.args(["--target=wasm32-wasi", "-Os", "-Wall", "-Werror", "-mexec-model=reactor", "-Wl,--no-entry", "-Wl,--strip-all"])
         .arg("-I")
         .arg(&gen_dir)
+        .arg("-I")
+        .arg(&include)
         .arg("-I")
         .arg(source.parent().unwrap_or(Path::new(".")))
         .arg(source)
