@@ -4,6 +4,7 @@
 mod bad_input;
 mod checkpoints;
 mod guests;
+mod kafka;
 mod languages;
 mod malformed;
 mod nexmark;

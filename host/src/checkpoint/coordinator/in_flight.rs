@@ -75,9 +75,14 @@ impl InFlight {
             return Ok(false);
         }
         match ack.payload {
-            AckPayload::Source(pos) => {
-                self.sources.insert(ack.node, pos);
-            }
+            // A source of several subtasks: the union of their positions (each
+            // names its own partitions), so a restore at any parallelism finds all.
+            AckPayload::Source(pos) => match self.sources.get_mut(&ack.node) {
+                Some(known) => merge(known, pos),
+                None => {
+                    self.sources.insert(ack.node, pos);
+                }
+            },
             AckPayload::Sink(state) => {
                 self.sinks.insert(ack.node, state);
             }
@@ -89,6 +94,23 @@ impl InFlight {
             AckPayload::Failed(reason) => return Err(reason),
         }
         Ok(self.waiting.is_empty())
+    }
+}
+
+/// Merges `more` into `into`: objects key by key, anything else replaced.
+fn merge(into: &mut serde_json::Value, more: serde_json::Value) {
+    match (into, more) {
+        (serde_json::Value::Object(a), serde_json::Value::Object(b)) => {
+            for (k, v) in b {
+                match a.get_mut(&k) {
+                    Some(old) => merge(old, v),
+                    None => {
+                        a.insert(k, v);
+                    }
+                }
+            }
+        }
+        (into, more) => *into = more,
     }
 }
 
