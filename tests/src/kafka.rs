@@ -62,8 +62,13 @@ pub struct Broker {
 impl Broker {
     /// Formats a fresh storage directory and starts a broker on free ports.
     pub fn start() -> Broker {
+        Broker::start_on(free_port())
+    }
+
+    /// Like [`Broker::start`], listening on `port`.
+    pub fn start_on(port: u16) -> Broker {
         let dir = tempfile::Builder::new().prefix("kafka-").tempdir().unwrap();
-        let (port, controller) = (free_port(), free_port());
+        let controller = free_port();
         let props = format!(
             "process.roles=broker,controller\nnode.id=1\ncontroller.quorum.voters=1@127.0.0.1:{controller}\n\
              listeners=PLAINTEXT://127.0.0.1:{port},CONTROLLER://127.0.0.1:{controller}\n\
@@ -71,7 +76,7 @@ impl Broker {
              listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT\ninter.broker.listener.name=PLAINTEXT\n\
              log.dirs={}\noffsets.topic.replication.factor=1\noffsets.topic.num.partitions=1\n\
              transaction.state.log.replication.factor=1\ntransaction.state.log.min.isr=1\ntransaction.state.log.num.partitions=1\n\
-             group.initial.rebalance.delay.ms=0\nauto.create.topics.enable=false\nlog.flush.interval.messages=1000000\n",
+             group.initial.rebalance.delay.ms=0\nlog.retention.ms=-1\nauto.create.topics.enable=false\nlog.flush.interval.messages=1000000\n",
             dir.path().join("data").display()
         );
         std::fs::write(dir.path().join("server.properties"), props).unwrap();

@@ -49,6 +49,7 @@ fn fail(who: &str, message: String) -> ConnectorError {
 fn creation_error(who: &str, e: KafkaError) -> ConnectorError {
     match e {
         KafkaError::ClientCreation(m) => fail(who, format!("bad client option: {m}")),
+        KafkaError::ClientConfig(_, description, key, value) => fail(who, format!("bad client option `{key}: {value}`: {description}")),
         other => fail(who, format!("cannot create the Kafka client: {other}")),
     }
 }
