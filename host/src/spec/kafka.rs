@@ -223,3 +223,49 @@ fn check_options(who: &str, options: &BTreeMap<String, String>, owned: &[&str]) 
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use crate::spec::{Pipeline, SinkSpec, SourceSpec};
+
+    use super::*;
+
+    fn pipeline(source: &str, sink: &str) -> Result<Pipeline, String> {
+        let text = format!(
+            "name: k\nsources:\n  - id: in\n    type: kafka\n    bootstrap-servers: 127.0.0.1:9092\n{source}sinks:\n  - id: out\n    type: kafka\n    input: in\n    bootstrap-servers: 127.0.0.1:9092\n    topic: o\n{sink}"
+        );
+        Pipeline::parse(&text, Path::new("p.yaml")).map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn a_kafka_pipeline_parses_with_its_defaults() {
+        let p = pipeline("    topic: [a, b]\n    parallelism: 3\n    start: { timestamp: 1700000000000 }\n    stop-at: latest\n", "    partition: 2\n").unwrap();
+        let SourceSpec::Kafka(s) = &p.spec.sources[0] else { panic!() };
+        assert_eq!((s.topic.names(), s.parallelism, s.start, s.stop_at), (vec!["a", "b"], 3, StartPosition::Timestamp(1_700_000_000_000), Some(StopAt::Latest)));
+        assert_eq!(p.spec.sources[0].parallelism(), 3);
+        let SinkSpec::Kafka(k) = &p.spec.sinks[0] else { panic!() };
+        assert_eq!((k.delivery, k.partition), (Delivery::ExactlyOnce, SinkPartition::Fixed(2)));
+        let p = pipeline("    topic: a\n", "    partition: key-hash\n    delivery: at-least-once\n").unwrap();
+        let SinkSpec::Kafka(k) = &p.spec.sinks[0] else { panic!() };
+        assert_eq!((k.delivery, k.partition), (Delivery::AtLeastOnce, SinkPartition::By(PartitionBy::KeyHash)));
+        assert_eq!(p.spec.sources[0].parallelism(), 1);
+    }
+
+    #[test]
+    fn bad_kafka_fields_name_the_connector() {
+        let e = pipeline("    topic: a\n    parallelism: 0\n", "").unwrap_err();
+        assert!(e.contains("source `in`") && e.contains("parallelism"), "{e}");
+        let e = pipeline("    topic: a\n    options: { group.id: x }\n", "").unwrap_err();
+        assert!(e.contains("source `in`") && e.contains("group.id"), "{e}");
+        let e = pipeline("    topic: a\n", "    options: { transactional.id: x }\n").unwrap_err();
+        assert!(e.contains("sink `out`") && e.contains("transactional.id"), "{e}");
+        let e = pipeline("    topic: a\n    start: yesterday\n", "").unwrap_err();
+        assert!(e.contains("yesterday") || e.contains("start"), "{e}");
+        let e = pipeline("    topic: a\n    topics: b\n", "").unwrap_err();
+        assert!(e.contains("topics"), "{e}");
+        let e = pipeline("    topic: a\n", "    partition: -1\n").unwrap_err();
+        assert!(e.contains("partition"), "{e}");
+    }
+}

@@ -152,17 +152,29 @@ fn put_compact_string(out: &mut Vec<u8>, s: &str) {
 pub struct TxnClient {
     bootstrap: Vec<String>,
     timeout: Duration,
+    /// `None`: the brokers speak plaintext; `Some(protocol)`: they do not, and this client cannot talk to them.
+    unsupported: Option<String>,
 }
 
 impl TxnClient {
-    /// A client for the comma-separated `bootstrap` servers (plaintext).
-    pub fn new(bootstrap: &str, timeout: Duration) -> TxnClient {
+    /// A client for the comma-separated `bootstrap` servers, reached with
+    /// `security_protocol` (only `plaintext` is spoken here).
+    pub fn new(bootstrap: &str, security_protocol: Option<&str>, timeout: Duration) -> TxnClient {
         let bootstrap = bootstrap.split(',').map(|s| s.trim().trim_start_matches("PLAINTEXT://").to_string()).filter(|s| !s.is_empty()).collect();
-        TxnClient { bootstrap, timeout }
+        let unsupported = security_protocol.filter(|p| !p.eq_ignore_ascii_case("plaintext")).map(str::to_string);
+        TxnClient { bootstrap, timeout, unsupported }
+    }
+
+    /// Whether this client can reach the brokers at all.
+    pub fn supported(&self) -> bool {
+        self.unsupported.is_none()
     }
 
     /// A connection to the transaction coordinator of `txn_id`.
     fn coordinator(&self, txn_id: &str) -> Result<Conn, ProtocolError> {
+        if let Some(p) = &self.unsupported {
+            return Err(ProtocolError(format!("the recovery client speaks plaintext only, the brokers `security.protocol: {p}`")));
+        }
         let mut last = ProtocolError("no bootstrap servers".into());
         for addr in &self.bootstrap {
             let found = Conn::open(addr, self.timeout).and_then(|mut c| {

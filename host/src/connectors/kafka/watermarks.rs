@@ -44,8 +44,11 @@ impl Watermarks {
     /// The subtask's watermark at `now` (`None`: nothing known yet).
     pub(super) fn current(&self, now: Instant) -> Option<i64> {
         let of = |ts: i64| ts.saturating_sub(self.out_of_orderness).saturating_sub(1);
-        let active: Vec<i64> = (0..self.max_ts.len()).filter(|&p| !self.idle(p, now)).map(|p| self.max_ts[p]).collect();
-        let ts = if active.is_empty() { self.max_ts.iter().copied().max()? } else { active.into_iter().min()? };
+        let active = (0..self.max_ts.len()).filter(|&p| !self.idle(p, now)).map(|p| self.max_ts[p]).min();
+        let ts = match active {
+            Some(ts) => ts,
+            None => self.max_ts.iter().copied().max()?,
+        };
         (ts > i64::MIN).then(|| of(ts))
     }
 }
