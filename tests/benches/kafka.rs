@@ -6,10 +6,13 @@
 //! 2. `kafka -> blackhole` and `kafka -> q1 (wasm) -> kafka` (exactly-once:
 //!    a transaction per checkpoint), each with no periodic checkpoint (one
 //!    transaction, committed by the final checkpoint) and with a checkpoint
-//!    every 1 s; the source reads the topic to its end (`stop-at: latest`).
+//!    every 1 s; the source reads the topic to its end (`stop-at: latest`);
+//!    each twice, alternating, best of two.
 //!
 //! Run with `cargo bench -p cairn-tests --bench kafka`; `KAFKA_SCALE=0.1` runs a
 //! tenth of the events.
+
+use std::collections::BTreeMap;
 
 use cairn_tests::kafka::Broker;
 use cairn_tests::{operators, run_in_process, write_pipeline};
@@ -47,22 +50,37 @@ fn main() {
     println!("| pipeline | checkpoints | events/s | seconds | checkpoints completed |");
     println!("| --- | --- | ---: | ---: | ---: |");
     println!("| nexmark → kafka (at-least-once) | none | {:.2} M | {secs:.1} | – |", rate / 1e6);
+    // Each configuration twice, alternating, best of two: how fast the broker
+    // serves a read depends on what ran before it (page cache, its heap), more
+    // than on the checkpoint interval.
     let mut n = 0;
-    for interval in [None, Some("1s")] {
-        let cp = interval.map(|i| format!("checkpoints:\n  interval: {i}\n")).unwrap_or_default();
-        let label = interval.unwrap_or("none");
-        let yaml = format!("name: blackhole\n{}sinks:\n  - id: sink\n    type: blackhole\n    input: in\n{common}{cp}", kafka_source(&b, "bids"));
-        let (rate, secs, c) = run(&yaml, "in", events);
-        println!("| kafka → blackhole | {label} | {:.2} M | {secs:.1} | {c} |", rate / 1e6);
-        n += 1;
-        let out = format!("q1-out-{n}");
-        broker.create_topic(&out, 2);
-        let yaml = format!(
-            "name: q1-{n}\n{}operators:\n  - id: q1\n    component: {}\n    input: in\nsinks:\n  - id: out\n    type: kafka\n    input: q1\n    bootstrap-servers: {b}\n    topic: {out}\n{common}{cp}",
-            kafka_source(&b, "bids"),
-            operators::NEXMARK_Q1
-        );
-        let (rate, secs, c) = run(&yaml, "in", events);
-        println!("| kafka → q1 (wasm) → kafka (exactly-once) | {label} | {:.2} M | {secs:.1} | {c} |", rate / 1e6);
+    let mut best: BTreeMap<(usize, &str), (f64, f64, u64)> = BTreeMap::new();
+    for pipeline in 0..2 {
+        for _round in 0..2 {
+            for interval in [None, Some("1s")] {
+                let cp = interval.map(|i| format!("checkpoints:\n  interval: {i}\n")).unwrap_or_default();
+                let yaml = if pipeline == 0 {
+                    format!("name: blackhole\n{}sinks:\n  - id: sink\n    type: blackhole\n    input: in\n{common}{cp}", kafka_source(&b, "bids"))
+                } else {
+                    n += 1;
+                    let out = format!("q1-out-{n}");
+                    broker.create_topic(&out, 2);
+                    format!(
+                        "name: q1-{n}\n{}operators:\n  - id: q1\n    component: {}\n    input: in\nsinks:\n  - id: out\n    type: kafka\n    input: q1\n    bootstrap-servers: {b}\n    topic: {out}\n{common}{cp}",
+                        kafka_source(&b, "bids"),
+                        operators::NEXMARK_Q1
+                    )
+                };
+                let r = run(&yaml, "in", events);
+                let e = best.entry((pipeline, interval.unwrap_or("none"))).or_insert(r);
+                if r.0 > e.0 {
+                    *e = r;
+                }
+            }
+        }
+    }
+    for ((pipeline, label), (rate, secs, c)) in best {
+        let name = if pipeline == 0 { "kafka → blackhole" } else { "kafka → q1 (wasm) → kafka (exactly-once)" };
+        println!("| {name} | {label} | {:.2} M | {secs:.1} | {c} |", rate / 1e6);
     }
 }
