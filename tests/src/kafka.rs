@@ -21,8 +21,12 @@ use rdkafka::{ClientConfig, Message, Offset, TopicPartitionList};
 /// The Kafka version the tests run (the pom names it).
 pub const KAFKA_VERSION: &str = "4.4.0";
 
+/// The target directory: above the profile directory the running binary is in
+/// (`target/release/deps/…` for tests and benchmarks, `target/release/…` for binaries).
 fn target_dir() -> PathBuf {
-    std::env::current_exe().expect("current exe").ancestors().nth(3).expect("target dir").to_path_buf()
+    let exe = std::env::current_exe().expect("current exe");
+    let profile = exe.ancestors().find(|a| a.file_name().is_some_and(|n| n == "release" || n == "debug")).expect("a release or debug directory");
+    profile.parent().expect("target dir").to_path_buf()
 }
 
 /// The broker's class path: the jars, resolved once (a marker file says they are complete).
@@ -181,6 +185,11 @@ impl Broker {
 
     /// Every committed record of `topic` (`read_committed`), as (partition, key, value).
     pub fn read_committed(&self, topic: &str) -> Vec<(i32, Option<Vec<u8>>, Vec<u8>)> {
+        self.read_committed_at(topic).into_iter().map(|(p, k, v, _)| (p, k, v)).collect()
+    }
+
+    /// Like [`Broker::read_committed`], with each record's timestamp.
+    pub fn read_committed_at(&self, topic: &str) -> Vec<(i32, Option<Vec<u8>>, Vec<u8>, i64)> {
         let consumer: BaseConsumer = ClientConfig::new()
             .set("bootstrap.servers", self.bootstrap())
             .set("isolation.level", "read_committed")
@@ -202,7 +211,7 @@ impl Broker {
         while at_end.len() < partitions.len() {
             assert!(Instant::now() < deadline, "reading {topic} took more than 60 s");
             match consumer.poll(Duration::from_millis(100)) {
-                Some(Ok(m)) => out.push((m.partition(), m.key().map(<[u8]>::to_vec), m.payload().unwrap_or_default().to_vec())),
+                Some(Ok(m)) => out.push((m.partition(), m.key().map(<[u8]>::to_vec), m.payload().unwrap_or_default().to_vec(), m.timestamp().to_millis().unwrap_or(-1))),
                 Some(Err(KafkaError::PartitionEOF(p))) => {
                     at_end.insert(p);
                 }
@@ -211,6 +220,22 @@ impl Broker {
             }
         }
         out
+    }
+}
+
+impl Broker {
+    /// The offsets consumer group `group` has committed for `topic`, by partition.
+    pub fn group_offsets(&self, group: &str, topic: &str, partitions: i32) -> Vec<i64> {
+        let consumer: BaseConsumer = ClientConfig::new().set("bootstrap.servers", self.bootstrap()).set("group.id", group).create().unwrap();
+        let mut tpl = TopicPartitionList::new();
+        for p in 0..partitions {
+            tpl.add_partition(topic, p);
+        }
+        let got = consumer.committed_offsets(tpl, Duration::from_secs(10)).unwrap();
+        (0..partitions).map(|p| match got.find_partition(topic, p).map(|e| e.offset()) {
+            Some(Offset::Offset(o)) => o,
+            _ => -1,
+        }).collect()
     }
 }
 

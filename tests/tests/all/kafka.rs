@@ -322,3 +322,55 @@ fn bad_kafka_input_fails_before_data_flows_naming_the_connector_and_cause() {
     let (err, _) = failing(&bad_pipeline(&b, &good, &b, &good, "    options:\n      group.id: mine\n"));
     assert!(err.contains("source `in`") && err.contains("group.id"), "{err}");
 }
+
+#[test]
+fn json_event_time_an_explicit_partition_at_least_once_and_group_offsets() {
+    let broker = shared_broker();
+    let input = unique_topic("json");
+    broker.create_topic(&input, 2);
+    let n = 500i64;
+    let records: Vec<_> = (0..n).map(|i| ((i % 2) as i32, Some(format!("k{i}").into_bytes()), format!("{{\"ts\": {}, \"i\": {i}}}", 1_700_000_000_000 + i).into_bytes(), 5)).collect();
+    broker.produce(&input, &records);
+    let output = unique_topic("json-out");
+    broker.create_topic(&output, 3);
+    let b = broker.bootstrap();
+    let yaml = format!(
+        "name: kafka-json
+sources:
+  - id: in
+    type: kafka
+    bootstrap-servers: {b}
+    topic: {input}
+    stop-at: latest
+    timestamp-field: ts
+    group-id: cairn-json-monitor
+sinks:
+  - id: out
+    type: kafka
+    input: in
+    bootstrap-servers: {b}
+    topic: {output}
+    delivery: at-least-once
+    partition: 1
+checkpoints:
+  interval: 100ms
+api:
+  enabled: false
+"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let p = write_pipeline(dir.path(), &yaml);
+    let out = host(&["run", p.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let got = broker.read_committed_at(&output);
+    assert_eq!(got.len(), n as usize);
+    for (partition, key, value, ts) in &got {
+        assert_eq!(*partition, 1, "the explicit partition");
+        let v: serde_json::Value = serde_json::from_slice(value).unwrap();
+        assert_eq!(*ts, v["ts"].as_i64().unwrap(), "event time from the JSON field, written as the record timestamp");
+        assert_eq!(key.as_deref(), Some(format!("k{}", v["i"]).as_bytes()), "the key is carried");
+    }
+    // Offsets committed to the group for monitoring: the checkpointed ones, at most the end.
+    let committed = broker.group_offsets("cairn-json-monitor", &input, 2);
+    assert!(committed.iter().all(|&o| (0..=n / 2).contains(&o)) && committed.iter().any(|&o| o > 0), "{committed:?}");
+}
