@@ -374,3 +374,40 @@ api:
     let committed = broker.group_offsets("cairn-json-monitor", &input, 2);
     assert!(committed.iter().all(|&o| (0..=n / 2).contains(&o)) && committed.iter().any(|&o| o > 0), "{committed:?}");
 }
+
+#[test]
+fn a_zombie_of_an_earlier_process_is_fenced_and_cannot_commit() {
+    let broker = shared_broker();
+    let times = 60; // 2340 lines at 300 lines/s
+    let input = text_topic(broker, times);
+    let output = unique_topic("counts");
+    broker.create_topic(&output, 2);
+    let dir = tempfile::tempdir().unwrap();
+    let p = write_pipeline(dir.path(), &counting_pipeline("kafka-zombie", &broker.bootstrap(), &input, &output, 300, "restart:\n  strategy: none\n"));
+    // The first process freezes (a long GC pause, a partitioned machine) after a checkpoint…
+    let log = dir.path().join("zombie.log");
+    let mut zombie = spawn_host(&["run", p.to_str().unwrap()], &log);
+    wait_for_log(&log, "checkpoint completed", &mut zombie, Duration::from_secs(60));
+    let pid = zombie.id().to_string();
+    assert!(std::process::Command::new("kill").args(["-STOP", &pid]).status().unwrap().success());
+    // …its successor takes over and finishes the job…
+    let (ok, text) = run(&p);
+    assert!(ok && text.contains("restoring from checkpoint"), "{text}");
+    // …and when the first one wakes up, its producers are fenced: it fails, committing nothing.
+    assert!(std::process::Command::new("kill").args(["-CONT", &pid]).status().unwrap().success());
+    let started = Instant::now();
+    let status = loop {
+        if let Some(s) = zombie.try_wait().unwrap() {
+            break s;
+        }
+        if started.elapsed() > Duration::from_secs(60) {
+            zombie.kill().unwrap();
+            panic!("the zombie neither failed nor ended:\n{}", std::fs::read_to_string(&log).unwrap());
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let text = std::fs::read_to_string(&log).unwrap();
+    assert!(!status.success(), "the zombie must fail:\n{text}");
+    assert!(text.to_lowercase().contains("fenced"), "{text}");
+    assert_eq!(committed(broker, &output), expected_counts(times));
+}
