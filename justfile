@@ -49,3 +49,15 @@ bench-nexmark:
 # Run one Nexmark query (q0 q1 q2 q5 q7 q17) over 1 M events into examples/nexmark/out/<query>.txt.
 nexmark query:
     cargo build --release -p cairn-host -p cairn-operators && target/release/host run examples/nexmark/{{query}}.yaml
+
+# A local Apache Kafka broker on 127.0.0.1:9092 with the topics of examples/kafka (Java 17 and Maven; runs until Ctrl-C).
+kafka-broker:
+    cargo run --release -p cairn-tests --bin kafka-broker -- --port 9092 --topic bids:2 --topic q1:2
+
+# Nexmark q1 from topic `bids` to topic `q1` against that broker (fills `bids` first).
+kafka-q1:
+    cargo build --release -p cairn-host -p cairn-operators && target/release/host run examples/kafka/fill.yaml && target/release/host run examples/kafka/q1.yaml
+
+# Kafka source and sink throughput, with and without checkpoints (BENCHMARKS.md).
+bench-kafka:
+    cargo bench -p cairn-tests --bench kafka

@@ -7,6 +7,8 @@ use std::sync::Arc;
 
 pub use cairn_operators as operators;
 
+pub mod kafka;
+
 /// The `host` binary of this build (next to the test or bench executable's `deps/`).
 pub fn host_bin() -> PathBuf {
     let exe = std::env::current_exe().expect("current exe");

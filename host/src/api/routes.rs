@@ -59,7 +59,7 @@ async fn job(State(s): State<ApiState>) -> Json<Value> {
         .operators
         .iter()
         .map(|o| json!({ "id": o.id, "kind": "operator", "parallelism": o.parallelism }))
-        .chain(s.pipeline.spec.sources.iter().map(|x| json!({ "id": x.id(), "kind": "source", "parallelism": 1 })))
+        .chain(s.pipeline.spec.sources.iter().map(|x| json!({ "id": x.id(), "kind": "source", "parallelism": x.parallelism() })))
         .chain(s.pipeline.spec.sinks.iter().map(|x| json!({ "id": x.id(), "kind": "sink", "parallelism": 1 })))
         .collect();
     Json(json!({

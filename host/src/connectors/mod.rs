@@ -2,6 +2,7 @@
 
 mod file_source;
 mod generator;
+mod kafka;
 mod nexmark;
 mod sinks;
 
@@ -12,6 +13,7 @@ use crate::spec::{SinkSpec, SourceSpec};
 
 pub use file_source::FileSource;
 pub use generator::Generator;
+pub use kafka::{KafkaSink, KafkaSource};
 pub use nexmark::NexmarkSource;
 pub use sinks::{BlackholeSink, FileSink, StdoutSink};
 
@@ -36,6 +38,23 @@ pub enum ConnectorError {
         /// Connector id.
         id: String,
         /// What is wrong, with the record's position.
+        message: String,
+    },
+    /// A Kafka source or sink failed.
+    #[error("{who}: {message}")]
+    Kafka {
+        /// The connector, e.g. "kafka sink `out`".
+        who: String,
+        /// The cause.
+        message: String,
+    },
+    /// A sink could not take its part in a checkpoint but can go on (its broker
+    /// is out of reach): that checkpoint fails, the job does not.
+    #[error("{who}: {message}")]
+    Unavailable {
+        /// The connector.
+        who: String,
+        /// The cause.
         message: String,
     },
 }
@@ -75,6 +94,11 @@ impl Pacer {
 pub trait Source: Send {
     /// Up to `max` next events; `None` when the input is exhausted.
     fn next_batch(&mut self, max: usize) -> Result<Option<Batch>, ConnectorError>;
+    /// The source's own watermark, when it tracks event time itself (per
+    /// partition); `None`: the task derives it from the newest event time seen.
+    fn watermark(&self) -> Option<i64> {
+        None
+    }
     /// How long the source may lag behind its latest event time.
     fn out_of_orderness_ms(&self) -> i64 {
         0
@@ -103,10 +127,12 @@ pub trait Sink: Send {
     fn finish(&mut self) -> Result<(), ConnectorError>;
 }
 
-/// Opens the source described by `spec` (relative paths against `base`), at
-/// `position` when restoring.
-pub fn open_source(spec: &SourceSpec, base: &Path, position: Option<&serde_json::Value>) -> Result<Box<dyn Source>, ConnectorError> {
+/// Opens subtask `subtask` of the source described by `spec` (relative paths
+/// against `base`), at `position` when restoring.
+pub fn open_source(spec: &SourceSpec, base: &Path, subtask: usize, position: Option<&serde_json::Value>) -> Result<Box<dyn Source>, ConnectorError> {
     let mut source: Box<dyn Source> = match spec {
+        // Positions are per partition: the source picks its own from the checkpoint.
+        SourceSpec::Kafka(k) => return Ok(Box::new(KafkaSource::open(k, subtask, position)?)),
         SourceSpec::File(f) => Box::new(FileSource::open(f, base)?),
         SourceSpec::Generator(g) => Box::new(Generator::new(g)),
         SourceSpec::Nexmark(n) => Box::new(NexmarkSource::new(n)?),
@@ -118,9 +144,10 @@ pub fn open_source(spec: &SourceSpec, base: &Path, position: Option<&serde_json:
 }
 
 /// Opens the sink described by `spec` (relative paths against `base`); `run_id`
-/// names its staged files; `restore` is its state from a checkpoint.
-pub fn open_sink(spec: &SinkSpec, base: &Path, run_id: &str, restore: Option<&serde_json::Value>) -> Result<Box<dyn Sink>, ConnectorError> {
+/// names its staged files, `pipeline` its Kafka transactions; `restore` is its state from a checkpoint.
+pub fn open_sink(spec: &SinkSpec, base: &Path, pipeline: &str, run_id: &str, restore: Option<&serde_json::Value>) -> Result<Box<dyn Sink>, ConnectorError> {
     Ok(match spec {
+        SinkSpec::Kafka(k) => Box::new(KafkaSink::open(k, pipeline, restore)?),
         SinkSpec::File(f) => Box::new(FileSink::open(f, base, run_id, restore)?),
         SinkSpec::Stdout(s) => Box::new(StdoutSink::new(s.format)),
         SinkSpec::Blackhole(_) => Box::new(BlackholeSink),

@@ -37,8 +37,8 @@ pub struct Ack {
 pub enum Event {
     /// A task acknowledged a checkpoint.
     Ack(Ack),
-    /// A source read all of its input and waits for the final checkpoint.
-    SourceExhausted(String),
+    /// A source subtask (id, subtask) read all of its input and waits for the final checkpoint.
+    SourceExhausted(String, usize),
     /// Every task has ended: stop.
     Shutdown,
     /// The coordinator's own timer (never sent by tasks).

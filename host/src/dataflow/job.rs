@@ -205,7 +205,8 @@ impl Job {
         }
 
         let parallelism = |id: &str| -> usize {
-            spec.operators.iter().find(|o| o.id == id).map_or(1, |o| o.parallelism)
+            let source = || spec.sources.iter().find(|s| s.id() == id).map(|s| s.parallelism());
+            spec.operators.iter().find(|o| o.id == id).map(|o| o.parallelism).or_else(source).unwrap_or(1)
         };
         // Channels, consumer by consumer.
         let mut wiring: BTreeMap<String, Vec<Wiring>> = BTreeMap::new();
@@ -306,16 +307,18 @@ impl Job {
         }
 
         for src in &spec.sources {
-            let source = connectors::open_source(src, &pipeline.base_dir, restore.sources.get(src.id()))?;
-            let w = take(src.id(), 1).pop().unwrap_or_default();
-            let out = Outputs::new(w.outputs, size, linger);
-            let (c, wm) = (ctl.clone(), spec.watermark_interval.0);
-            let (tx, commands) = unbounded();
-            parts.sources.push((src.id().to_string(), tx));
-            parts.tasks.insert((src.id().to_string(), 0));
-            let link = SourceLink { id: src.id().to_string(), commands, inbox: inbox.clone() };
-            order.push((src.id().to_string(), "source", 1));
-            tasks.push((src.id().to_string(), "source", 0, Box::new(move || task::run_source(source, out, size, wm, link, c)) as Launch));
+            let n = src.parallelism();
+            order.push((src.id().to_string(), "source", n));
+            for (s, w) in take(src.id(), n).into_iter().enumerate() {
+                let source = connectors::open_source(src, &pipeline.base_dir, s, restore.sources.get(src.id()))?;
+                let out = Outputs::new(w.outputs, size, linger);
+                let (c, wm) = (ctl.clone(), spec.watermark_interval.0);
+                let (tx, commands) = unbounded();
+                parts.sources.push((src.id().to_string(), tx));
+                parts.tasks.insert((src.id().to_string(), s));
+                let link = SourceLink { id: src.id().to_string(), subtask: s, commands, inbox: inbox.clone() };
+                tasks.push((src.id().to_string(), "source", s, Box::new(move || task::run_source(source, out, size, wm, link, c)) as Launch));
+            }
         }
         for (id, instances) in operator_tasks {
             order.push((id.clone(), "operator", instances.len()));
@@ -328,7 +331,7 @@ impl Job {
         }
         for sink_spec in &spec.sinks {
             let id = sink_spec.id().to_string();
-            let sink = connectors::open_sink(sink_spec, &pipeline.base_dir, &run_id, restore.sinks.get(&id))?;
+            let sink = connectors::open_sink(sink_spec, &pipeline.base_dir, &spec.name, &run_id, restore.sinks.get(&id))?;
             let w = take(&id, 1).pop().unwrap_or_default();
             let inputs = InputSet::new(w.inputs);
             let (tx, commands) = unbounded();

@@ -35,6 +35,8 @@ pub struct TaskStats {
 pub struct SourceLink {
     /// Source id.
     pub id: String,
+    /// Subtask index.
+    pub subtask: usize,
     /// Barrier triggers from the coordinator.
     pub commands: Receiver<SourceCommand>,
     /// Acknowledgements to the coordinator.
@@ -44,7 +46,7 @@ pub struct SourceLink {
 impl SourceLink {
     fn inject(&self, b: Barrier, source: &dyn Source, out: &mut Outputs) -> Result<(), TaskError> {
         out.broadcast(|| Message::Barrier(b))?;
-        let ack = Ack { checkpoint: b.id, node: self.id.clone(), subtask: 0, payload: AckPayload::Source(source.position()) };
+        let ack = Ack { checkpoint: b.id, node: self.id.clone(), subtask: self.subtask, payload: AckPayload::Source(source.position()) };
         let _ = self.inbox.send(Event::Ack(ack));
         Ok(())
     }
@@ -93,15 +95,19 @@ pub fn run_source(
         stats.busy += t.elapsed();
         let Some(batch) = batch else {
             out.broadcast(|| Message::Watermark(FINAL_WATERMARK))?;
-            let _ = link.inbox.send(Event::SourceExhausted(link.id.clone()));
+            let _ = link.inbox.send(Event::SourceExhausted(link.id.clone(), link.subtask));
             wait_for_final_barrier(source.as_ref(), &mut out, &link, &ctl)?;
             break;
         };
         let _span = tracing::trace_span!("batch", events = batch.len()).entered();
         stats.events_in += batch.len() as u64;
         max_ts = max_ts.max(batch.max_timestamp().unwrap_or(i64::MIN));
+        if batch.is_empty() && out.deadline().is_some_and(|d| d <= Instant::now()) {
+            // A source that waited for input: what lingered goes now.
+            out.flush()?;
+        }
         out.emit(batch)?;
-        let wm = max_ts.saturating_sub(ooo).saturating_sub(1);
+        let wm = source.watermark().unwrap_or_else(|| max_ts.saturating_sub(ooo).saturating_sub(1));
         if wm > last_wm && last_wm_at.elapsed() >= watermark_interval {
             out.broadcast(|| Message::Watermark(wm))?;
             (last_wm, last_wm_at) = (wm, Instant::now());
@@ -216,8 +222,13 @@ pub fn run_sink(mut sink: Box<dyn Sink>, mut inputs: InputSet, link: SinkLink, c
                 stats.events_out += batch.len() as u64;
             }
             Input::Barrier(b) => {
-                let state = sink.snapshot(b.id)?;
-                let ack = Ack { checkpoint: b.id, node: link.id.clone(), subtask: 0, payload: AckPayload::Sink(state) };
+                let payload = match sink.snapshot(b.id) {
+                    Ok(state) => AckPayload::Sink(state),
+                    // The checkpoint fails; the sink goes on (and tries again at the next barrier).
+                    Err(e @ crate::connectors::ConnectorError::Unavailable { .. }) => AckPayload::Failed(e.to_string()),
+                    Err(e) => return Err(e.into()),
+                };
+                let ack = Ack { checkpoint: b.id, node: link.id.clone(), subtask: 0, payload };
                 let _ = link.inbox.send(Event::Ack(ack));
                 if b.last {
                     final_barrier = Some(b.id);

@@ -1,6 +1,7 @@
 //! `pipeline.yaml`: the job description, parsed with unknown fields rejected and
 //! validated (ids, inputs, cycles) before anything runs.
 
+mod kafka;
 mod units;
 mod validate;
 
@@ -9,6 +10,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+pub use kafka::{Delivery, KafkaSinkSpec, KafkaSourceSpec, PartitionBy, SinkPartition, StartPosition, StopAt, Topics};
 pub use units::{ByteSize, HumanDuration, Timeout};
 pub use validate::Topology;
 
@@ -365,6 +367,8 @@ pub enum SourceSpec {
     Generator(GeneratorSpec),
     /// The Nexmark benchmark's persons, auctions and bids.
     Nexmark(NexmarkSpec),
+    /// The records of Kafka topics.
+    Kafka(KafkaSourceSpec),
 }
 
 impl SourceSpec {
@@ -374,6 +378,14 @@ impl SourceSpec {
             SourceSpec::File(s) => &s.id,
             SourceSpec::Generator(s) => &s.id,
             SourceSpec::Nexmark(s) => &s.id,
+            SourceSpec::Kafka(s) => &s.id,
+        }
+    }
+    /// The source's subtasks (only Kafka sources have more than one).
+    pub fn parallelism(&self) -> usize {
+        match self {
+            SourceSpec::Kafka(s) => s.parallelism,
+            _ => 1,
         }
     }
 }
@@ -674,6 +686,8 @@ pub enum SinkSpec {
     Stdout(StdoutSinkSpec),
     /// Counts events and drops them.
     Blackhole(BlackholeSinkSpec),
+    /// Records into a Kafka topic.
+    Kafka(KafkaSinkSpec),
 }
 
 impl SinkSpec {
@@ -683,6 +697,7 @@ impl SinkSpec {
             SinkSpec::File(s) => &s.id,
             SinkSpec::Stdout(s) => &s.id,
             SinkSpec::Blackhole(s) => &s.id,
+            SinkSpec::Kafka(s) => &s.id,
         }
     }
     /// The sink's inputs.
@@ -691,6 +706,7 @@ impl SinkSpec {
             SinkSpec::File(s) => &s.input,
             SinkSpec::Stdout(s) => &s.input,
             SinkSpec::Blackhole(s) => &s.input,
+            SinkSpec::Kafka(s) => &s.input,
         }
     }
 }

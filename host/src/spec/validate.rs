@@ -109,6 +109,14 @@ pub(super) fn validate(spec: &PipelineSpec, text: &str) -> Result<Topology, Fail
     }
     for sink in &spec.sinks {
         check_inputs(sink.id(), sink.input().ids())?;
+        if let super::SinkSpec::Kafka(k) = sink {
+            super::kafka::check_sink(k).map_err(|m| fail(Some(&k.id), m))?;
+        }
+    }
+    for source in &spec.sources {
+        if let super::SourceSpec::Kafka(k) = source {
+            super::kafka::check_source(k).map_err(|m| fail(Some(&k.id), m))?;
+        }
     }
 
     let operator_order = topological_order(spec).map_err(|cycle| {

@@ -5,6 +5,7 @@ mod bad_input;
 mod checkpoints;
 mod golang;
 mod guests;
+mod kafka;
 mod languages;
 mod malformed;
 mod nexmark;

@@ -75,9 +75,14 @@ impl InFlight {
             return Ok(false);
         }
         match ack.payload {
-            AckPayload::Source(pos) => {
-                self.sources.insert(ack.node, pos);
-            }
+            // A source of several subtasks: the union of their positions (each
+            // names its own partitions), so a restore at any parallelism finds all.
+            AckPayload::Source(pos) => match self.sources.get_mut(&ack.node) {
+                Some(known) => merge(known, pos),
+                None => {
+                    self.sources.insert(ack.node, pos);
+                }
+            },
             AckPayload::Sink(state) => {
                 self.sinks.insert(ack.node, state);
             }
@@ -89,6 +94,23 @@ impl InFlight {
             AckPayload::Failed(reason) => return Err(reason),
         }
         Ok(self.waiting.is_empty())
+    }
+}
+
+/// Merges `more` into `into`: objects key by key, anything else replaced.
+fn merge(into: &mut serde_json::Value, more: serde_json::Value) {
+    match (into, more) {
+        (serde_json::Value::Object(a), serde_json::Value::Object(b)) => {
+            for (k, v) in b {
+                match a.get_mut(&k) {
+                    Some(old) => merge(old, v),
+                    None => {
+                        a.insert(k, v);
+                    }
+                }
+            }
+        }
+        (into, more) => *into = more,
     }
 }
 
@@ -133,5 +155,15 @@ mod tests {
         let mut f = in_flight();
         assert_eq!(f.record(ack("src", 0, AckPayload::Source(serde_json::Value::Null))), Ok(false));
         assert_eq!(f.record(ack("op", 1, AckPayload::Failed("disk full".into()))), Err("disk full".to_string()));
+    }
+
+    #[test]
+    fn positions_of_a_source_s_subtasks_are_merged() {
+        let waiting = [("src", 0), ("src", 1)].map(|(n, s)| (n.to_string(), s)).into();
+        let mut f = InFlight::new(1, Kind::Checkpoint, Trigger::Periodic, false, "d".into(), None, waiting);
+        let pos = |s: usize, v: serde_json::Value| Ack { checkpoint: 1, node: "src".into(), subtask: s, payload: AckPayload::Source(v) };
+        assert_eq!(f.record(pos(0, serde_json::json!({"offsets": {"t": {"0": 5, "2": 7}}}))), Ok(false));
+        assert_eq!(f.record(pos(1, serde_json::json!({"offsets": {"t": {"1": 6}, "u": {"0": 1}}}))), Ok(true));
+        assert_eq!(f.sources["src"], serde_json::json!({"offsets": {"t": {"0": 5, "1": 6, "2": 7}, "u": {"0": 1}}}));
     }
 }

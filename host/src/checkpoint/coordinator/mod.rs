@@ -140,8 +140,8 @@ impl Coordinator {
                     self.fail_queued(&mut queued, "the job ended");
                     return Ok(());
                 }
-                Some(Event::SourceExhausted(id)) => {
-                    exhausted.insert(id);
+                Some(Event::SourceExhausted(id, subtask)) => {
+                    exhausted.insert((id, subtask));
                     continue;
                 }
                 Some(Event::Request(r)) => {
