@@ -109,16 +109,15 @@ fn count_rescales_2_3_1_4_through_savepoints_with_exactly_the_uninterrupted_outp
     assert_eq!(got, expected);
 }
 
-#[test]
-fn count_rescales_across_kills_and_resume_with_exactly_the_uninterrupted_output() {
-    let times = 200;
-    let expected = reference_output(times);
-    let dir = job_dir(times);
+/// Runs `yaml(par)` with `--resume` at parallelism 2, 3 and 1, each killed
+/// (SIGKILL) at a random moment after its first checkpoint, then at 4 to the
+/// end; returns the log of the last run.
+fn rescale_across_kills(dir: &Path, yaml: impl Fn(usize) -> String) -> String {
     let seed = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos() as u64;
     let mut rng = Rng(seed);
     for (round, par) in [2, 3, 1].into_iter().enumerate() {
-        let p = write_pipeline(dir.path(), &counting("rekill", operators::COUNT, par, 500));
-        let log = dir.path().join(format!("run-{round}.log"));
+        let p = write_pipeline(dir, &yaml(par));
+        let log = dir.join(format!("run-{round}.log"));
         let mut child = spawn_host(&["run", p.to_str().unwrap(), "--resume"], &log);
         let started = std::time::Instant::now();
         while !std::fs::read_to_string(&log).unwrap_or_default().contains("checkpoint completed") {
@@ -131,12 +130,22 @@ fn count_rescales_across_kills_and_resume_with_exactly_the_uninterrupted_output(
         child.kill().unwrap(); // SIGKILL
         child.wait().unwrap();
     }
-    let p = write_pipeline(dir.path(), &counting("rekill", operators::COUNT, 4, 500));
+    eprintln!("kill seed {seed}");
+    let p = write_pipeline(dir, &yaml(4));
     let log = run_ok(&["run", p.to_str().unwrap(), "--resume"]);
     assert!(log.contains("restoring from checkpoint"), "{log}");
+    log
+}
+
+#[test]
+fn count_rescales_across_kills_and_resume_with_exactly_the_uninterrupted_output() {
+    let times = 200;
+    let expected = reference_output(times);
+    let dir = job_dir(times);
+    rescale_across_kills(dir.path(), |par| counting("rekill", operators::COUNT, par, 500));
     let got = sorted_lines(&dir.path().join("out/counts.txt"));
-    assert_eq!(got.len(), expected.len(), "lost or duplicated records (seed {seed})");
-    assert_eq!(got, expected, "seed {seed}");
+    assert_eq!(got.len(), expected.len(), "lost or duplicated records");
+    assert_eq!(got, expected);
 }
 
 /// Keyed tumbling windows over out-of-order JSON events, and the expected sums.
@@ -195,6 +204,13 @@ checkpoints:
 fn window_rescales_2_3_1_4_through_savepoints_with_exactly_the_expected_sums() {
     let (dir, want) = window_job();
     rescale_through_savepoints(dir.path(), windows);
+    assert_eq!(sorted_lines(&dir.path().join("sums.txt")), want);
+}
+
+#[test]
+fn window_rescales_across_kills_and_resume_with_exactly_the_expected_sums() {
+    let (dir, want) = window_job();
+    rescale_across_kills(dir.path(), windows);
     assert_eq!(sorted_lines(&dir.path().join("sums.txt")), want);
 }
 
