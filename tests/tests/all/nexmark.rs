@@ -67,6 +67,22 @@ sources:
     sorted_lines(&dir.path().join("out.txt"))
 }
 
+/// Runs `yaml(parallelism, source rate line)` at parallelism 2 and then 3
+/// (`rate` events/s), each stopped with a savepoint once it completed a
+/// checkpoint and the next restored from it, then at parallelism 1 to the
+/// end; returns the sorted lines of `out.txt`.
+fn rescaled_mid_run(dir: &std::path::Path, rate: u64, yaml: impl Fn(usize, &str) -> String) -> Vec<String> {
+    let mut from = None;
+    for (step, par) in [2, 3].into_iter().enumerate() {
+        let p = write_pipeline(dir, &yaml(par, &format!("    rate: {rate}\n")));
+        from = Some(crate::rescale::run_then_stop(&p, from.as_deref(), &dir.join(format!("{step}.log"))));
+    }
+    let p = write_pipeline(dir, &yaml(1, ""));
+    let out = cairn_tests::host(&["run", p.to_str().unwrap(), "--from", from.unwrap().to_str().unwrap()]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    sorted_lines(&dir.join("out.txt"))
+}
+
 fn sorted(mut lines: Vec<String>) -> Vec<String> {
     lines.sort();
     lines
@@ -175,15 +191,8 @@ checkpoints:
             q5 = operators::NEXMARK_Q5,
         )
     };
-    let mut from = None;
-    for (step, par) in [2, 3].into_iter().enumerate() {
-        let p = write_pipeline(dir.path(), &yaml(par, "    rate: 5000\n"));
-        from = Some(crate::rescale::run_then_stop(&p, from.as_deref(), &dir.path().join(format!("{step}.log"))));
-    }
-    let p = write_pipeline(dir.path(), &yaml(1, ""));
-    let out = cairn_tests::host(&["run", p.to_str().unwrap(), "--from", from.unwrap().to_str().unwrap()]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    assert_eq!(sorted_lines(&dir.path().join("out.txt")), want);
+    let got = rescaled_mid_run(dir.path(), 5000, &yaml);
+    assert_eq!(got, want);
     // The same two stages without interruption, for good measure.
     let p = write_pipeline(dir.path(), &yaml(2, "").replace("name: q5-rescale", "name: q5-straight").replace("path: out.txt", "path: straight.txt"));
     let out = cairn_tests::host(&["run", p.to_str().unwrap()]);
@@ -234,15 +243,8 @@ checkpoints:
             q7 = operators::NEXMARK_Q7,
         )
     };
-    let mut from = None;
-    for (step, par) in [2, 3].into_iter().enumerate() {
-        let p = write_pipeline(dir.path(), &yaml(par, "    rate: 5000\n"));
-        from = Some(crate::rescale::run_then_stop(&p, from.as_deref(), &dir.path().join(format!("{step}.log"))));
-    }
-    let p = write_pipeline(dir.path(), &yaml(1, ""));
-    let out = cairn_tests::host(&["run", p.to_str().unwrap(), "--from", from.unwrap().to_str().unwrap()]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    assert_eq!(sorted_lines(&dir.path().join("out.txt")), want);
+    let got = rescaled_mid_run(dir.path(), 5000, &yaml);
+    assert_eq!(got, want);
 }
 
 /// `yyyy-mm-dd` of a day count since 1970-01-01, by walking the calendar.
@@ -333,15 +335,8 @@ checkpoints:
             crate::savepoints::API
         )
     };
-    let mut from = None;
-    for (step, par) in [2, 3].into_iter().enumerate() {
-        let p = write_pipeline(dir.path(), &yaml(par, "    rate: 4000\n"));
-        from = Some(crate::rescale::run_then_stop(&p, from.as_deref(), &dir.path().join(format!("{step}.log"))));
-    }
-    let p = write_pipeline(dir.path(), &yaml(1, ""));
-    let out = cairn_tests::host(&["run", p.to_str().unwrap(), "--from", from.unwrap().to_str().unwrap()]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    assert_eq!(sorted_lines(&dir.path().join("out.txt")), want);
+    let got = rescaled_mid_run(dir.path(), 4000, &yaml);
+    assert_eq!(got, want);
 }
 
 /// A job that fails for a while after its first checkpoints restarts from the
@@ -458,15 +453,8 @@ pub(crate) fn q8() {
 
     let dir = tempfile::tempdir().unwrap();
     let extra = format!("checkpoints:\n  interval: 200ms\n{}", crate::savepoints::API);
-    let mut from = None;
-    for (step, par) in [2, 3].into_iter().enumerate() {
-        let p = write_pipeline(dir.path(), &q8_yaml(LONG, par, "    rate: 8000\n", &extra));
-        from = Some(crate::rescale::run_then_stop(&p, from.as_deref(), &dir.path().join(format!("{step}.log"))));
-    }
-    let p = write_pipeline(dir.path(), &q8_yaml(LONG, 1, "", &extra));
-    let out = cairn_tests::host(&["run", p.to_str().unwrap(), "--from", from.unwrap().to_str().unwrap()]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    assert_eq!(sorted_lines(&dir.path().join("out.txt")), want);
+    let got = rescaled_mid_run(dir.path(), 8000, |par, rate| q8_yaml(LONG, par, rate, &extra));
+    assert_eq!(got, want);
 }
 
 /// What q3 must output for `stream`, computed in plain Rust, sorted.
@@ -502,13 +490,6 @@ pub(crate) fn q3() {
 
     let dir = tempfile::tempdir().unwrap();
     let extra = format!("checkpoints:\n  interval: 200ms\n{}", crate::savepoints::API);
-    let mut from = None;
-    for (step, par) in [2, 3].into_iter().enumerate() {
-        let p = write_pipeline(dir.path(), &join_yaml(operators::NEXMARK_Q3, LONG, par, "    rate: 8000\n", &extra));
-        from = Some(crate::rescale::run_then_stop(&p, from.as_deref(), &dir.path().join(format!("{step}.log"))));
-    }
-    let p = write_pipeline(dir.path(), &join_yaml(operators::NEXMARK_Q3, LONG, 1, "", &extra));
-    let out = cairn_tests::host(&["run", p.to_str().unwrap(), "--from", from.unwrap().to_str().unwrap()]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    assert_eq!(sorted_lines(&dir.path().join("out.txt")), want);
+    let got = rescaled_mid_run(dir.path(), 8000, |par, rate| join_yaml(operators::NEXMARK_Q3, LONG, par, rate, &extra));
+    assert_eq!(got, want);
 }
