@@ -265,13 +265,19 @@ fn sources(lang: Lang, layout: &Layout) -> Result<Vec<(String, Vec<PathBuf>)>, E
     Ok(found)
 }
 
+/// A digest of every `.wit` file under `dir` (every contract version: `wit/`
+/// and `wit/0.2/`, with its `deps/`).
 fn wit_digest(dir: &Path) -> Result<String, Error> {
-    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
-        .map_err(|e| Error::build(dir.display().to_string(), e))?
-        .flatten()
-        .map(|e| e.path())
-        .filter(|p| p.extension().is_some_and(|e| e == "wit"))
-        .collect();
+    let (mut files, mut dirs) = (Vec::new(), vec![dir.to_path_buf()]);
+    while let Some(d) = dirs.pop() {
+        for path in std::fs::read_dir(&d).map_err(|e| Error::build(d.display().to_string(), e))?.flatten().map(|e| e.path()) {
+            if path.is_dir() {
+                dirs.push(path);
+            } else if path.extension().is_some_and(|e| e == "wit") {
+                files.push(path);
+            }
+        }
+    }
     files.sort();
     let mut h = Sha256::new();
     for f in files {
