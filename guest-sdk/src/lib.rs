@@ -81,6 +81,26 @@ pub use bindings::v1::cairn::operator::types::StateInfo;
 /// The types of `cairn:operator@0.2.0` (snapshot pieces, restore info, context).
 pub use bindings::v2::cairn::operator0_2_0::types as v2;
 
+/// The part of both export macros that holds the operator: one
+/// [`runtime::Instance`] in a thread-local (the component is single-threaded,
+/// one instance per subtask), the export struct, and `__with` to reach it.
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __instance_glue {
+    ($op:ty) => {
+        struct __CairnOperatorExport;
+
+        ::std::thread_local! {
+            static __CAIRN_INSTANCE: ::core::cell::RefCell<$crate::runtime::Instance<$op>> =
+                const { ::core::cell::RefCell::new($crate::runtime::Instance::new()) };
+        }
+
+        fn __with<R>(f: impl FnOnce(&mut $crate::runtime::Instance<$op>) -> R) -> R {
+            __CAIRN_INSTANCE.with(|cell| f(&mut cell.borrow_mut()))
+        }
+    };
+}
+
 /// Exports an [`Operator`] as a `cairn:operator@0.2.0` component: keyed
 /// state that rescales, inputs told apart.
 ///
@@ -92,16 +112,7 @@ pub use bindings::v2::cairn::operator0_2_0::types as v2;
 macro_rules! export_operator {
     ($op:ty) => {
         const _: () = {
-            struct __CairnOperatorExport;
-
-            ::std::thread_local! {
-                static __CAIRN_INSTANCE: ::core::cell::RefCell<$crate::runtime::Instance<$op>> =
-                    const { ::core::cell::RefCell::new($crate::runtime::Instance::new()) };
-            }
-
-            fn __with<R>(f: impl FnOnce(&mut $crate::runtime::Instance<$op>) -> R) -> R {
-                __CAIRN_INSTANCE.with(|cell| f(&mut cell.borrow_mut()))
-            }
+            $crate::__instance_glue!($op);
 
             impl $crate::bindings::v2::exports::cairn::operator0_2_0::operator::Guest for __CairnOperatorExport {
                 fn init(
@@ -163,16 +174,7 @@ macro_rules! export_operator {
 macro_rules! export_operator_0_1 {
     ($op:ty) => {
         const _: () = {
-            struct __CairnOperatorExport;
-
-            ::std::thread_local! {
-                static __CAIRN_INSTANCE: ::core::cell::RefCell<$crate::runtime::Instance<$op>> =
-                    const { ::core::cell::RefCell::new($crate::runtime::Instance::new()) };
-            }
-
-            fn __with<R>(f: impl FnOnce(&mut $crate::runtime::Instance<$op>) -> R) -> R {
-                __CAIRN_INSTANCE.with(|cell| f(&mut cell.borrow_mut()))
-            }
+            $crate::__instance_glue!($op);
 
             impl $crate::bindings::v1::exports::cairn::operator::operator::Guest for __CairnOperatorExport {
                 fn init(config: ::std::string::String) -> ::core::result::Result<(), ::std::string::String> {
