@@ -268,20 +268,21 @@ impl OperatorInstance {
     /// a 0.2.0 snapshot's pieces are checked against the hashes the subtask owns.
     pub fn snapshot(&mut self) -> Result<Snapshot, RuntimeError> {
         self.arm();
-        let (format, version, parts) = match &self.world {
+        // A 0.1.0 snapshot is one piece the host cannot look into: no parts.
+        let (format, version, parts, announced) = match &self.world {
             Bound::V1(w) => {
                 let info = w.cairn_operator_operator().call_snapshot(&mut self.store);
                 let info = info.map_err(|e| self.trap("snapshot", e))?.map_err(|m| self.guest("snapshot", m))?;
-                (info.format, info.version, vec![Part { kind: PieceKind::Operator(Redistribution::Union), size: info.size }])
+                (info.format, info.version, Vec::new(), Some(info.size))
             }
             Bound::V2(w) => {
                 let info = w.cairn_operator0_2_0_operator().call_snapshot(&mut self.store);
                 let info = info.map_err(|e| self.trap("snapshot", e))?.map_err(|m| self.guest("snapshot", m))?;
-                let parts = info.pieces.iter().map(|p| Part { kind: from_wit(&p.kind), size: p.size }).collect();
-                (info.format, info.version, parts)
+                let parts: Vec<Part> = info.pieces.iter().map(|p| Part { kind: from_wit(&p.kind), size: p.size }).collect();
+                let total = parts.iter().try_fold(0u64, |a, p| a.checked_add(p.size));
+                (info.format, info.version, parts, total)
             }
         };
-        let announced = parts.iter().try_fold(0u64, |a, p| a.checked_add(p.size));
         let announced = announced.ok_or_else(|| self.broke_contract("snapshot", "announced pieces whose sizes overflow".into()))?;
         if announced > self.limits.max_snapshot {
             return Err(self.broke_contract(
@@ -327,7 +328,6 @@ impl OperatorInstance {
         if total != size {
             return Err(self.broke_contract("snapshot-read", format!("returned {total} bytes but `snapshot` announced {size}")));
         }
-        let parts = if range.is_some() { parts } else { Vec::new() };
         Ok(Snapshot { format, version, chunks, parts, range })
     }
 
