@@ -8,6 +8,7 @@ mod log;
 mod stdio;
 mod store;
 mod tag;
+mod typecheck;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -279,7 +280,8 @@ impl Runtime {
                 World::V0_2.export()
             ))
         })?;
-        let pre = self.linker.instantiate_pre(&component).map_err(|e| incompatible(format!("{e}")))?;
+        typecheck::check_exports(&self.engine, &component, world).map_err(incompatible)?;
+        let pre = self.linker.instantiate_pre(&component).map_err(|e| incompatible(format!("{e:#}")))?;
         let pre = match world {
             World::V0_1 => Pre::V1(v1::OperatorWorldPre::new(pre).map_err(|e| incompatible(format!("{e:?}")))?),
             World::V0_2 => Pre::V2(v2::OperatorWorldV2Pre::new(pre).map_err(|e| incompatible(format!("{e:?}")))?),

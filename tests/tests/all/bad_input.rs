@@ -112,7 +112,37 @@ fn file_that_is_not_a_component() {
 /// A component built for a different shape of the world is refused before anything runs.
 #[test]
 pub(crate) fn misfit() {
+    assert_invalid(&pipeline(operators::MISFIT, "null"), &["operator `op`", "misfit.wasm", "does not fit", "on-watermark"]);
     assert_rejected(&pipeline(operators::MISFIT, "null"), &["operator `op`", "misfit.wasm", "does not fit", "on-watermark"]);
+}
+
+/// Runs `host validate` on `yaml`; asserts it fails and that stderr holds every fragment.
+fn assert_invalid(yaml: &str, fragments: &[&str]) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = write_pipeline(dir.path(), yaml);
+    let out = host(&["validate", path.to_str().unwrap()]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "host validate accepted a bad pipeline:\n{yaml}\n{stderr}");
+    for f in fragments {
+        assert!(stderr.contains(f), "stderr of validate lacks {f:?}:\n{stderr}");
+    }
+}
+
+/// A component whose exports are all there but one has the wrong type is refused by
+/// `validate` and `run`, naming the export and both types.
+#[test]
+pub(crate) fn mistyped_export() {
+    let want = ["operator `op`", "mistyped.wasm", "export `process`", "wrong type", "func(input: string)", "func(input: batch) -> result<batch, string>"];
+    assert_invalid(&pipeline(operators::MISTYPED, "null"), &want);
+    assert_rejected(&pipeline(operators::MISTYPED, "null"), &want);
+}
+
+/// A component importing `log` with another signature is refused, naming the import.
+#[test]
+pub(crate) fn mistyped_import() {
+    let want = ["operator `op`", "misimport.wasm", "cairn:operator/log@0.1.0", "`log` has the wrong type"];
+    assert_invalid(&pipeline(operators::MISIMPORT, "null"), &want);
+    assert_rejected(&pipeline(operators::MISIMPORT, "null"), &want);
 }
 
 /// `init` errors and traps name the operator and subtask.
