@@ -184,6 +184,10 @@ impl OperatorInstance {
             Some(wasmtime::Trap::Interrupt) => {
                 format!("ran longer than its call timeout of {:?} (limits.call-timeout)", self.limits.call_timeout.unwrap_or_default())
             }
+            _ if format!("{e:?}").contains("fuel allocated for hostcalls") => format!(
+                "handed the host more than {} MiB in one call (limits.max-call-output; raise it, or give the operator smaller input batches)",
+                self.limits.max_call_output as f64 / (1 << 20) as f64
+            ),
             _ if format!("{e:?}").contains("growing memory") => format!(
                 "tried to grow its memory beyond the limit of {} bytes (limits.memory): {}",
                 self.limits.memory,
@@ -430,13 +434,45 @@ pub fn check_batch(b: &Batch) -> Result<(), String> {
     Ok(())
 }
 
-/// The trap and its root cause in one line, e.g. "wasm trap: integer divide by zero".
+/// The trap in one line with where it happened, e.g. "wasm trap: integer
+/// divide by zero, at faulty::fail ← faulty::process ← …" (function names when
+/// the component keeps them, else `wasm function N` of its core module), and a
+/// stack overflow named as such: a guest whose stack in linear memory runs out
+/// traps as an out-of-bounds access, which is told apart by a backtrace that
+/// is one function recursing.
 fn describe_trap(e: &wasmtime::Error) -> String {
-    let text = format!("{e:?}");
-    let mut lines = text.lines().filter(|l| !l.trim().is_empty());
-    let first = lines.next().unwrap_or_default().to_string();
-    match e.downcast_ref::<wasmtime::Trap>() {
-        Some(trap) if !first.contains(&trap.to_string()) => format!("{trap}; {first}"),
-        _ => text.lines().take(12).collect::<Vec<_>>().join("\n"),
+    let trap = e.downcast_ref::<wasmtime::Trap>();
+    let what = match trap {
+        Some(t) => t.to_string(),
+        None => format!("{e:#}").lines().next().unwrap_or_default().to_string(),
+    };
+    let Some(bt) = e.downcast_ref::<wasmtime::WasmBacktrace>() else {
+        return what;
+    };
+    let frames = bt.frames();
+    let name = |f: &wasmtime::FrameInfo| match f.func_name() {
+        Some(n) => n.to_string(),
+        None => format!("wasm function {}{}", f.func_index(), f.module().name().map(|m| format!(" of {m}")).unwrap_or_default()),
+    };
+    let mut counts = std::collections::HashMap::<u32, usize>::new();
+    frames.iter().for_each(|f| *counts.entry(f.func_index()).or_default() += 1);
+    let (top, top_count) = counts.into_iter().max_by_key(|&(_, n)| n).unwrap_or_default();
+    let recursing = frames.len() >= RECURSION_FRAMES && top_count * 4 >= frames.len() * 3;
+    if matches!(trap, Some(wasmtime::Trap::StackOverflow)) || (recursing && matches!(trap, Some(wasmtime::Trap::MemoryOutOfBounds))) {
+        let top = frames.iter().find(|f| f.func_index() == top).map(name).unwrap_or_default();
+        return format!(
+            "stack overflow: the guest ran out of stack in a deep or endless recursion of {top} ({what}; a stack in linear memory that runs out reads as an out-of-bounds access)"
+        );
     }
+    if frames.is_empty() {
+        return what;
+    }
+    let shown: Vec<String> = frames.iter().take(6).map(name).collect();
+    let more = if frames.len() > shown.len() { format!(" ← … ({} frames)", frames.len()) } else { String::new() };
+    let hint = if frames.iter().all(|f| f.func_name().is_none()) { " (the component has no function names: build it with a name section to see them)" } else { "" };
+    format!("{what}, at {}{more}{hint}", shown.join(" ← "))
 }
+
+/// A backtrace this deep (wasmtime keeps 20 frames), three quarters of it one
+/// function, that ends out of bounds is a stack overflow.
+const RECURSION_FRAMES: usize = 16;

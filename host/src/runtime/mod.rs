@@ -20,6 +20,7 @@ use wasmtime::{Config, Engine, Store};
 pub use bindings::{Batch, Level, StateInfo};
 pub use cache::{CacheOutcome, CompileCache};
 pub use instance::{check_batch, OperatorInstance, Part, Restore, RestorePiece, Snapshot, STATE_CHUNK};
+pub use log::LogRate;
 pub use store::{Grants, StoreData};
 pub use tag::SubtaskTag;
 
@@ -141,6 +142,10 @@ pub struct Limits {
     pub max_snapshot: u64,
     /// Fuel per call (needs a runtime made with fuel).
     pub fuel: Option<u64>,
+    /// Most bytes one call may copy from the guest to the host.
+    pub max_call_output: usize,
+    /// Guest log lines and bytes per second (per subtask).
+    pub log: LogRate,
 }
 
 impl Default for Limits {
@@ -157,6 +162,8 @@ impl From<&crate::spec::LimitsSpec> for Limits {
             call_timeout: s.call_timeout.0,
             max_snapshot: s.max_snapshot.0,
             fuel: s.fuel,
+            max_call_output: usize::try_from(s.max_call_output.0).unwrap_or(usize::MAX),
+            log: LogRate { lines: s.log_lines, bytes: s.log_bytes.0 },
         }
     }
 }
@@ -329,7 +336,7 @@ impl OperatorComponent {
     /// `limits`, granted only `grants`.
     pub fn instantiate(&self, subtask: usize, limits: Limits, grants: &Grants) -> Result<OperatorInstance, RuntimeError> {
         let tag = SubtaskTag { operator: self.operator.clone(), subtask };
-        let data = StoreData::new(tag, limits.memory, grants).map_err(|message| RuntimeError::Trap {
+        let data = StoreData::new(tag, limits.memory, limits.log, grants).map_err(|message| RuntimeError::Trap {
             operator: self.operator.to_string(),
             subtask,
             call: "instantiate",
@@ -341,6 +348,7 @@ impl OperatorComponent {
         };
         let mut store = Store::new(engine, data);
         store.limiter(|d| &mut d.limits);
+        store.set_hostcall_fuel(limits.max_call_output);
         if !self.epochs && limits.call_timeout.is_some() {
             return Err(RuntimeError::Trap {
                 operator: self.operator.to_string(),

@@ -7,6 +7,7 @@ use wasmtime::component::ResourceTable;
 use wasmtime::{StoreLimits, StoreLimitsBuilder};
 use wasmtime_wasi::{FsPerms, WasiCtx, WasiCtxView, WasiView};
 
+use super::log::{LogBudget, LogRate};
 use super::stdio::LogStream;
 use super::tag::SubtaskTag;
 
@@ -25,15 +26,19 @@ pub struct StoreData {
     pub tag: Arc<SubtaskTag>,
     /// Memory limits, enforced by wasmtime through `Store::limiter`.
     pub limits: StoreLimits,
+    /// The subtask's log budget (the log import, stdout and stderr).
+    pub(crate) log: Arc<LogBudget>,
     wasi: WasiCtx,
     table: ResourceTable,
 }
 
 impl StoreData {
     /// A store for `tag` with WASI granting only `grants`: no network ever, and
-    /// no files or environment beyond the grants; stdout and stderr go to the log.
-    pub fn new(tag: SubtaskTag, memory: usize, grants: &Grants) -> Result<Self, String> {
+    /// no files or environment beyond the grants; stdout and stderr go to the
+    /// log, which takes at most `log` per second.
+    pub fn new(tag: SubtaskTag, memory: usize, log: LogRate, grants: &Grants) -> Result<Self, String> {
         let tag = Arc::new(tag);
+        let budget = Arc::new(LogBudget::new(tag.clone(), log));
         let mut wasi = WasiCtx::builder();
         for (k, v) in &grants.env {
             wasi.env(k, v);
@@ -42,8 +47,8 @@ impl StoreData {
             wasi.preopened_dir(host, guest, FsPerms::ReadOnly)
                 .map_err(|e| format!("cannot grant directory {} as `{guest}`: {e}", host.display()))?;
         }
-        wasi.stdout(LogStream::new(tag.clone(), "stdout"))
-            .stderr(LogStream::new(tag.clone(), "stderr"))
+        wasi.stdout(LogStream::new(tag.clone(), budget.clone(), "stdout"))
+            .stderr(LogStream::new(tag.clone(), budget.clone(), "stderr"))
             .allow_ip_name_lookup(false)
             .allow_tcp(false)
             .allow_udp(false);
@@ -51,7 +56,7 @@ impl StoreData {
         // Growing memory beyond the limit traps (a clear error) instead of
         // letting the guest's allocator fail in its own way.
         let limits = StoreLimitsBuilder::new().memory_size(memory).instances(64).trap_on_grow_failure(true).build();
-        Ok(StoreData { tag, limits, wasi, table: ResourceTable::new() })
+        Ok(StoreData { tag, limits, log: budget, wasi, table: ResourceTable::new() })
     }
 }
 

@@ -641,8 +641,32 @@ pub struct LimitsSpec {
     /// tests. Absent: no fuel accounting (it costs time on the hot path).
     #[serde(default)]
     pub fuel: Option<u64>,
+    /// Most bytes one call may hand from the guest to the host (a batch that
+    /// `process` returns, a piece of state, a log line): wasmtime's per-call
+    /// copy limit, which keeps a hostile guest from making the host allocate
+    /// without bound. A flat-map that emits millions of events in one call
+    /// needs more (or smaller input batches).
+    #[serde(default = "default_max_call_output")]
+    pub max_call_output: ByteSize,
+    /// Lines per second a subtask may log (the `log` import, stdout and
+    /// stderr together); above it lines are dropped and counted, and one line
+    /// says how many were dropped.
+    #[serde(default = "default_log_lines")]
+    pub log_lines: u64,
+    /// Bytes per second of log a subtask may write, counted like `log-lines`.
+    #[serde(default = "default_log_bytes")]
+    pub log_bytes: ByteSize,
 }
 
+fn default_max_call_output() -> ByteSize {
+    ByteSize(128 << 20)
+}
+fn default_log_lines() -> u64 {
+    1000
+}
+fn default_log_bytes() -> ByteSize {
+    ByteSize(1 << 20)
+}
 fn default_memory() -> ByteSize {
     ByteSize(1 << 30)
 }
@@ -655,7 +679,15 @@ fn default_max_snapshot() -> ByteSize {
 
 impl Default for LimitsSpec {
     fn default() -> Self {
-        LimitsSpec { memory: default_memory(), call_timeout: default_call_timeout(), max_snapshot: default_max_snapshot(), fuel: None }
+        LimitsSpec {
+            memory: default_memory(),
+            call_timeout: default_call_timeout(),
+            max_snapshot: default_max_snapshot(),
+            fuel: None,
+            max_call_output: default_max_call_output(),
+            log_lines: default_log_lines(),
+            log_bytes: default_log_bytes(),
+        }
     }
 }
 

@@ -1,7 +1,7 @@
 //! Hostile operators are contained: each failure names operator, subtask and
 //! cause, and the host process survives (these run in the test process).
 
-use cairn_tests::{operators, run_in_process, write_pipeline};
+use cairn_tests::{host, operators, run_in_process, write_pipeline};
 
 /// Runs `lines -> faulty(config, limits) -> file sink` in this process; returns the error text.
 pub(crate) fn run_hostile(component: &str, config: &str, limits: &str) -> String {
@@ -11,7 +11,16 @@ pub(crate) fn run_hostile(component: &str, config: &str, limits: &str) -> String
 /// The same over `lines` input lines (one batch of up to 1024).
 fn run_hostile_on(component: &str, config: &str, limits: &str, lines: usize) -> String {
     let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("in.txt"), "line\n".repeat(lines)).unwrap();
+    let yaml = hostile_pipeline(dir.path(), component, config, limits, lines);
+    let started = std::time::Instant::now();
+    let err = run_in_process(&yaml).expect_err("a hostile operator must fail the job");
+    assert!(started.elapsed() < std::time::Duration::from_secs(60), "containment took too long");
+    format!("{err:#}")
+}
+
+/// Writes `lines -> bad(component, config, limits) -> out.txt` with `lines` input lines into `dir`.
+fn hostile_pipeline(dir: &std::path::Path, component: &str, config: &str, limits: &str, lines: usize) -> std::path::PathBuf {
+    std::fs::write(dir.join("in.txt"), "line\n".repeat(lines)).unwrap();
     let yaml = format!(
         "name: hostile
 sources:
@@ -31,10 +40,7 @@ sinks:
     path: out.txt
 "
     );
-    let started = std::time::Instant::now();
-    let err = run_in_process(&write_pipeline(dir.path(), &yaml)).expect_err("a hostile operator must fail the job");
-    assert!(started.elapsed() < std::time::Duration::from_secs(60), "containment took too long");
-    format!("{err:#}")
+    write_pipeline(dir, &yaml)
 }
 
 #[test]
@@ -65,6 +71,51 @@ fn traps_name_their_cause() {
     assert!(err.contains("`on-watermark` trapped") && err.contains("unreachable"), "{err}");
     let err = run_hostile(operators::FAULTY, "{ fail-in: process, how: panic }", "{}");
     assert!(err.contains("`process` trapped"), "{err}");
+    // Where it happened, and no dangling "error while executing at wasm backtrace:".
+    assert!(err.contains(", at wasm function ") && !err.contains("backtrace:"), "{err}");
+}
+
+#[test]
+fn a_stack_overflow_is_named() {
+    let err = run_hostile(operators::FAULTY, "{ fail-in: process, how: stack-overflow }", "{}");
+    assert!(err.contains("operator `bad` subtask 0") && err.contains("`process` trapped: stack overflow"), "{err}");
+}
+
+/// One call handing the host more than `limits.max-call-output` fails naming the limit; raised, it passes.
+#[test]
+fn the_per_call_copy_limit_is_named_and_configurable() {
+    // 8 Mi events of 8 bytes from one call: 160 MiB of columns, over the default 128 MiB.
+    let err = run_hostile(operators::FAULTY, "{ fail-in: process, how: big-output }", "{}");
+    assert!(err.contains("`process` trapped") && err.contains("more than 128 MiB in one call (limits.max-call-output"), "{err}");
+    let dir = tempfile::tempdir().unwrap();
+    let yaml = hostile_pipeline(dir.path(), operators::FAULTY, "{ fail-in: process, how: big-output }", "{ max-call-output: 256MiB }", 3);
+    let summary = run_in_process(&yaml).expect("the raised limit lets the flat-map through");
+    let bad = summary.nodes.iter().find(|n| n.id == "bad").unwrap();
+    assert_eq!((bad.events_in, bad.events_out), (3, (8 << 20) + 3), "{summary}");
+}
+
+/// A guest that logs (or prints) a million lines per batch gets `limits.log-lines` per
+/// second through, and lines saying how many were dropped; the events still flow.
+#[test]
+fn a_log_flood_is_rate_limited() {
+    for how in ["log-flood", "print-flood"] {
+        let dir = tempfile::tempdir().unwrap();
+        let yaml = hostile_pipeline(dir.path(), operators::FAULTY, &format!("{{ fail-in: process, how: {how} }}"), "{ log-lines: 50 }", 3);
+        let started = std::time::Instant::now();
+        let out = host(&["run", yaml.to_str().unwrap()]);
+        let seconds = started.elapsed().as_secs() + 1;
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "{how}: {stderr}");
+        assert_eq!(std::fs::read_to_string(dir.path().join("out.txt")).unwrap(), "line\n".repeat(3), "{how}");
+        let kept = stderr.lines().filter(|l| l.contains("of a flood")).count() as u64;
+        let dropped: u64 = stderr
+            .lines()
+            .filter_map(|l| l.split_once("dropped_lines=").map(|(_, rest)| rest.split_whitespace().next().unwrap().parse::<u64>().unwrap()))
+            .sum();
+        assert!(stderr.contains("lines dropped") && stderr.contains("limits.log-lines"), "{how}: no summary line");
+        assert!(kept <= 50 * seconds, "{how}: {kept} lines got through in about {seconds} s, over 50 per second");
+        assert!(kept > 0 && (kept + dropped) % 1_000_000 == 0, "{how}: {kept} kept + {dropped} dropped is not the million lines per batch");
+    }
 }
 
 #[test]

@@ -1,13 +1,16 @@
 //! `faulty`: a test operator that fails on purpose, where and how its config says.
 //!
 //! Config: `{ fail-in: init | process | on-watermark | snapshot | restore, how: error | panic |
-//! divide-by-zero | unreachable | endless-loop | memory-bomb | flood,
+//! divide-by-zero | unreachable | endless-loop | memory-bomb | stack-overflow | flood |
+//! log-flood | print-flood | big-output,
 //! until: <ms>, from: <ms> }` (ms since the epoch: with `until` it fails only
 //! before then, with `from` only from then on).
 //! `snapshot` and `restore` fail inside the encoding and decoding of its state
 //! (a count of events), which the SDK derives. Until
 //! it fails it passes events through unchanged; `flood` emits a thousand
-//! events of 1 KiB for every event it gets.
+//! events of 1 KiB for every event it gets; `log-flood` calls `log` and
+//! `print-flood` prints to stdout a million lines per batch (and passes events
+//! through); `big-output` emits 8 Mi events of 16 bytes in one `process` call.
 
 use cairn_guest::{Events, Operator, Output, export_operator};
 use serde::Deserialize;
@@ -60,7 +63,11 @@ enum How {
     Unreachable,
     EndlessLoop,
     MemoryBomb,
+    StackOverflow,
     Flood,
+    LogFlood,
+    PrintFlood,
+    BigOutput,
 }
 
 #[derive(Deserialize)]
@@ -110,8 +117,19 @@ fn fail(how: How, place: &str) -> Result<(), String> {
                 std::hint::black_box(&hoard);
             }
         }
-        How::Flood => Ok(()),
+        How::StackOverflow => {
+            let depth = recurse(std::hint::black_box(1));
+            Err(format!("recursion ended at {depth}"))
+        }
+        How::Flood | How::LogFlood | How::PrintFlood | How::BigOutput => Ok(()),
     }
+}
+
+/// Endless recursion, with a frame on the guest's stack in linear memory.
+#[inline(never)]
+fn recurse(n: u64) -> u64 {
+    let frame = std::hint::black_box([n; 64]);
+    if std::hint::black_box(n) == 0 { frame[3] } else { recurse(n + 1).wrapping_add(frame[7]) }
 }
 
 impl Operator for Faulty {
@@ -130,10 +148,17 @@ impl Operator for Faulty {
 
     fn process(&mut self, state: &mut Fragile, input: Events<'_>, out: &mut Output) -> Result<(), String> {
         state.0 += input.len() as u64;
-        if self.config.fail_in == Place::Process && !matches!(self.config.how, How::Flood) && self.config.failing_now() {
-            fail(self.config.how, "process")?;
+        let how = self.config.how;
+        if self.config.fail_in == Place::Process && !matches!(how, How::Flood | How::LogFlood | How::PrintFlood | How::BigOutput) && self.config.failing_now() {
+            fail(how, "process")?;
         }
-        let flood = matches!(self.config.how, How::Flood);
+        match how {
+            How::LogFlood => (0..1_000_000).for_each(|i| cairn_guest::log::info(&format!("line {i} of a flood"))),
+            How::PrintFlood => (0..1_000_000).for_each(|i| println!("line {i} of a flood")),
+            How::BigOutput => (0..8u64 << 20).for_each(|i| out.emit(None, &i.to_le_bytes(), 0)),
+            _ => {}
+        }
+        let flood = matches!(how, How::Flood);
         for e in input {
             if flood {
                 for _ in 0..1000 {
