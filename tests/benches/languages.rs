@@ -9,6 +9,9 @@
 //!    (so: start, compile or load the components, run, final checkpoint, exit),
 //!    median of 3, with `CAIRN_COMPILE_CACHE=off` and with a warm cache.
 //!
+//! `CAIRN_BENCH_COUNTERS=name=path,…` adds counters (e.g. an older build of
+//! one, to compare two versions in one run).
+//!
 //! Run with `just bench-languages` (builds `host` and `guestc`, then
 //! `cargo bench -p cairn-tests --bench languages`). Prints Markdown tables for
 //! BENCHMARKS.md. A language whose toolchain cannot be installed is left out,
@@ -49,6 +52,11 @@ fn counters() -> Vec<(&'static str, PathBuf)> {
             Ok(()) => all.push((name, guest_component(lang, "count"))),
             Err(reason) => eprintln!("SKIPPED: {name}: toolchain not available: {reason}"),
         }
+    }
+    // `CAIRN_BENCH_COUNTERS=name=path,…`: more counters (another version of one, for an A/B in one run).
+    for extra in std::env::var("CAIRN_BENCH_COUNTERS").unwrap_or_default().split(',').filter(|s| !s.is_empty()) {
+        let (name, path) = extra.split_once('=').expect("CAIRN_BENCH_COUNTERS: name=path,…");
+        all.push((Box::leak(name.to_string().into_boxed_str()), PathBuf::from(path)));
     }
     all
 }
