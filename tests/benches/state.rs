@@ -15,30 +15,41 @@ fn main() {
     let component = runtime.load("blob", cairn_tests::operators::BLOB.as_ref()).unwrap();
     // Room for a 1 GiB state plus its encoded copy.
     let limits = Limits { memory: 4 << 30, max_snapshot: 2 << 30, ..Limits::default() };
-    println!("| state | snapshot copy-out | restore into a fresh instance |");
-    println!("| ---: | ---: | ---: |");
+    // The first copy-out of an instance faults in fresh pages (the guest's
+    // pieces, the host's buffers); a running job copies out at every
+    // checkpoint, so the later ones (best of the rest) are what it pays.
+    println!("| state | first copy-out | later copy-outs (best) | restore into a fresh instance |");
+    println!("| ---: | ---: | ---: | ---: |");
     for size in [MIB, 16 * MIB, 256 * MIB, 1024 * MIB] {
         let mut inst = component.instantiate(0, limits, &Default::default()).unwrap();
         inst.init(&format!(r#"{{"size": {size}}}"#)).unwrap();
         inst.process(&Batch::empty()).unwrap(); // fills the blob
-        let reps = (1024 * MIB / size).clamp(1, 32);
-        let t = Instant::now();
+        let reps = (1024 * MIB / size).clamp(3, 32);
+        let (mut first, mut best) = (0.0f64, 0.0f64);
         let mut snap = None;
-        for _ in 0..reps {
+        for rep in 0..reps {
+            drop(snap.take()); // as a job does: the last snapshot is uploaded and gone
+            let t = Instant::now();
             snap = Some(inst.snapshot().unwrap());
+            let rate = size as f64 / t.elapsed().as_secs_f64();
+            if rep == 0 {
+                first = rate;
+            } else {
+                best = best.max(rate);
+            }
         }
-        let copy_out = (size * reps) as f64 / t.elapsed().as_secs_f64();
         let snap = Restore::own(&snap.unwrap(), 0, 1);
         let mut restore_secs = 0.0;
-        for _ in 0..reps {
+        let restores = reps.min(3);
+        for _ in 0..restores {
             let mut fresh = component.instantiate(0, limits, &Default::default()).unwrap();
             fresh.init(&format!(r#"{{"size": {size}}}"#)).unwrap();
             let t = Instant::now();
             fresh.restore(&snap).unwrap();
             restore_secs += t.elapsed().as_secs_f64();
         }
-        let restore = (size * reps) as f64 / restore_secs;
-        println!("| {} MiB | {:.2} GB/s | {:.2} GB/s |", size / MIB, copy_out / 1e9, restore / 1e9);
+        let restore = (size * restores) as f64 / restore_secs;
+        println!("| {} MiB | {:.2} GB/s | {:.2} GB/s | {:.2} GB/s |", size / MIB, first / 1e9, best / 1e9, restore / 1e9);
     }
 
     // A 100 MB state checkpointed to file:// while the pipeline runs.

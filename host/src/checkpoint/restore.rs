@@ -80,6 +80,7 @@ pub async fn load(found: &Found, spec: &PipelineSpec, allow_non_restored: bool) 
     for src in &spec.sources {
         match meta.sources.get(src.id()) {
             Some(pos) => {
+                crate::connectors::check_position(src, pos).map_err(|e| CheckpointError::Incompatible(format!("{e} (in {here})")))?;
                 state.sources.insert(src.id().to_string(), pos.clone());
             }
             None if allow_non_restored => tracing::warn!(source = %src.id(), "source starts from the beginning"),

@@ -2,13 +2,16 @@
 
 use std::io::Write;
 
+use super::split::Split;
 use super::{ConnectorError, Pacer, Source};
 use crate::dataflow::batch::Batch;
 use crate::spec::GeneratorSpec;
 
-/// Generates event `i` = (key `k<scramble(i) mod keys>`, `value-size` letters, `start + i·step`).
+/// Generates event `i` = (key `k<scramble(i) mod keys>`, `value-size` letters, `start + i·step`),
+/// for the events `i` of its [`Split`].
 pub struct Generator {
     spec: GeneratorSpec,
+    split: Split,
     next: u64,
     step_ms: i64,
     pacer: Pacer,
@@ -16,9 +19,15 @@ pub struct Generator {
 }
 
 impl Generator {
-    /// A generator from the beginning.
+    /// A generator of every event, from the beginning (one subtask, whatever the spec's parallelism).
     pub fn new(spec: &GeneratorSpec) -> Generator {
-        Generator { spec: spec.clone(), next: 0, step_ms: spec.step.0.as_millis() as i64, pacer: Pacer::new(spec.rate), key: Vec::new() }
+        Generator::split(spec, Split::whole())
+    }
+
+    /// A generator of the events of `split`, from its first.
+    pub fn split(spec: &GeneratorSpec, split: Split) -> Generator {
+        let step_ms = spec.step.0.as_millis() as i64;
+        Generator { spec: spec.clone(), split, next: split.first_at_or_after(0), step_ms, pacer: Pacer::new(split.rate(spec.rate)), key: Vec::new() }
     }
 
     /// Index of the next event.
@@ -29,28 +38,25 @@ impl Generator {
 
 impl Source for Generator {
     fn position(&self) -> serde_json::Value {
-        serde_json::json!({ "next": self.next })
+        self.split.position(self.next)
     }
 
     fn seek(&mut self, position: &serde_json::Value) -> Result<(), ConnectorError> {
-        self.next = position.get("next").and_then(|n| n.as_u64()).ok_or_else(|| ConnectorError::Record {
-            id: self.spec.id.clone(),
-            message: format!("cannot restore generator position {position}"),
-        })?;
+        self.next = self.split.restore(position).map_err(|message| ConnectorError::Record { id: self.spec.id.clone(), message })?;
         self.pacer.reset();
         Ok(())
     }
 
     fn next_batch(&mut self, max: usize) -> Result<Option<Batch>, ConnectorError> {
-        let remaining = self.spec.count.map_or(u64::MAX, |c| c.saturating_sub(self.next));
-        let mut n = (max as u64).min(remaining);
+        let mut n = (max as u64).min(self.split.remaining(self.next, self.spec.count));
         if n == 0 {
             return Ok(None);
         }
-        n = self.pacer.admit(self.next, n as usize) as u64;
+        n = self.pacer.admit(self.split.emitted(self.next), n as usize) as u64;
         let size = self.spec.value_size.0 as usize;
         let mut out = Batch::with_capacity(n as usize, n as usize * size);
-        for i in self.next..self.next + n {
+        let step = self.split.step();
+        for i in (0..n).map(|k| self.next + k * step) {
             let ts = self.spec.start + i as i64 * self.step_ms;
             let fill = |v: &mut Vec<u8>| {
                 let seed = i.wrapping_mul(0x9E37_79B9_7F4A_7C15);
@@ -66,7 +72,7 @@ impl Source for Generator {
                 out.push_with(Some(&self.key), ts, fill);
             }
         }
-        self.next += n;
+        self.next += n * step;
         Ok(Some(out))
     }
 }

@@ -5,6 +5,7 @@ mod generator;
 mod kafka;
 mod nexmark;
 mod sinks;
+mod split;
 
 use std::path::Path;
 
@@ -16,6 +17,7 @@ pub use generator::Generator;
 pub use kafka::{KafkaSink, KafkaSource};
 pub use nexmark::NexmarkSource;
 pub use sinks::{BlackholeSink, FileSink, StdoutSink};
+pub use split::Split;
 
 /// Errors of sources and sinks; each names the connector.
 #[derive(Debug, thiserror::Error)]
@@ -134,13 +136,25 @@ pub fn open_source(spec: &SourceSpec, base: &Path, subtask: usize, position: Opt
         // Positions are per partition: the source picks its own from the checkpoint.
         SourceSpec::Kafka(k) => return Ok(Box::new(KafkaSource::open(k, subtask, position)?)),
         SourceSpec::File(f) => Box::new(FileSource::open(f, base)?),
-        SourceSpec::Generator(g) => Box::new(Generator::new(g)),
-        SourceSpec::Nexmark(n) => Box::new(NexmarkSource::new(n)?),
+        SourceSpec::Generator(g) => Box::new(Generator::split(g, Split::new(subtask, g.parallelism))),
+        SourceSpec::Nexmark(n) => Box::new(NexmarkSource::split(n, Split::new(subtask, n.parallelism))?),
     };
     if let Some(p) = position {
         source.seek(p)?;
     }
     Ok(source)
+}
+
+/// Whether every subtask of `spec` can start from `position` (a checkpoint's
+/// merged positions) at the spec's parallelism; the message names the source
+/// and says why not. Checked when a checkpoint is loaded, before any task starts.
+pub fn check_position(spec: &SourceSpec, position: &serde_json::Value) -> Result<(), String> {
+    let split = |n| (0..n).try_for_each(|s| Split::new(s, n).restore(position).map(drop));
+    match spec {
+        SourceSpec::Generator(g) => split(g.parallelism).map_err(|e| format!("generator source `{}` at parallelism {}: {e}", g.id, g.parallelism)),
+        SourceSpec::Nexmark(n) => split(n.parallelism).map_err(|e| format!("nexmark source `{}` at parallelism {}: {e}", n.id, n.parallelism)),
+        SourceSpec::File(_) | SourceSpec::Kafka(_) => Ok(()),
+    }
 }
 
 /// Opens the sink described by `spec` (relative paths against `base`); `run_id`

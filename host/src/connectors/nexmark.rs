@@ -4,14 +4,16 @@
 
 use nexmark_model::{BID_LEN, Generator, GeneratorConfig};
 
+use super::split::Split;
 use super::{ConnectorError, Pacer, Source};
 use crate::dataflow::batch::Batch;
 use crate::spec::{NexmarkKey, NexmarkSpec};
 
-/// Emits Nexmark events `next, next + 1, …` up to `count`. Event `n` depends
-/// only on the configuration and `n`, so the position is just `n`.
+/// Emits the Nexmark events of its [`Split`] from `next` on, up to `count`.
+/// Event `n` depends only on the configuration and `n`, so the position is just `n`.
 pub struct NexmarkSource {
     id: String,
+    split: Split,
     generator: Generator,
     count: Option<u64>,
     key: NexmarkKey,
@@ -20,9 +22,15 @@ pub struct NexmarkSource {
 }
 
 impl NexmarkSource {
-    /// A source at event 0. Fails on an event rate of 0, or proportions
-    /// that make no events or bids without auctions.
+    /// A source of every event from event 0 (one subtask, whatever the spec's
+    /// parallelism). Fails on an event rate of 0, or proportions that make no
+    /// events or bids without auctions.
     pub fn new(spec: &NexmarkSpec) -> Result<NexmarkSource, ConnectorError> {
+        NexmarkSource::split(spec, Split::whole())
+    }
+
+    /// A source of the events of `split`, from its first; fails as [`NexmarkSource::new`] does.
+    pub fn split(spec: &NexmarkSpec, split: Split) -> Result<NexmarkSource, ConnectorError> {
         let [person_proportion, auction_proportion, bid_proportion] = spec.proportions;
         let invalid = |message: &str| ConnectorError::Record { id: spec.id.clone(), message: message.into() };
         if spec.event_rate == 0 {
@@ -46,11 +54,12 @@ impl NexmarkSource {
         };
         Ok(NexmarkSource {
             id: spec.id.clone(),
+            split,
             generator: Generator::new(config),
             count: spec.count,
             key: spec.key,
-            next: 0,
-            pacer: Pacer::new(spec.rate),
+            next: split.first_at_or_after(0),
+            pacer: Pacer::new(split.rate(spec.rate)),
         })
     }
 
@@ -62,28 +71,25 @@ impl NexmarkSource {
 
 impl Source for NexmarkSource {
     fn position(&self) -> serde_json::Value {
-        serde_json::json!({ "next": self.next })
+        self.split.position(self.next)
     }
 
     fn seek(&mut self, position: &serde_json::Value) -> Result<(), ConnectorError> {
-        self.next = position.get("next").and_then(|n| n.as_u64()).ok_or_else(|| ConnectorError::Record {
-            id: self.id.clone(),
-            message: format!("cannot restore nexmark position {position}"),
-        })?;
+        self.next = self.split.restore(position).map_err(|message| ConnectorError::Record { id: self.id.clone(), message })?;
         self.pacer.reset();
         Ok(())
     }
 
     fn next_batch(&mut self, max: usize) -> Result<Option<Batch>, ConnectorError> {
-        let remaining = self.count.map_or(u64::MAX, |c| c.saturating_sub(self.next));
-        let n = (max as u64).min(remaining);
+        let n = (max as u64).min(self.split.remaining(self.next, self.count));
         if n == 0 {
             return Ok(None);
         }
-        let n = self.pacer.admit(self.next, n as usize) as u64;
+        let n = self.pacer.admit(self.split.emitted(self.next), n as usize) as u64;
         let mut out = Batch::with_capacity(n as usize, n as usize * (BID_LEN + 8));
         let g = &self.generator;
-        for i in self.next..self.next + n {
+        let step = self.split.step();
+        for i in (0..n).map(|k| self.next + k * step) {
             let ts = g.timestamp(i);
             if g.is_bid(i) {
                 let bid = g.bid(i);
@@ -97,7 +103,7 @@ impl Source for NexmarkSource {
                 out.push_with(key, ts, |v| event.encode(v));
             }
         }
-        self.next += n;
+        self.next += n * step;
         Ok(Some(out))
     }
 }
@@ -138,6 +144,19 @@ mod tests {
         assert_eq!(head.len() + tail.len(), 5000);
         assert_eq!(tail[..], all[1234..]);
         assert_eq!(head[..], all[..1234].iter().map(|e| e.1.clone()).collect::<Vec<_>>()[..]);
+    }
+
+    #[test]
+    fn subtasks_together_emit_the_events_of_one() {
+        let s = spec("{ id: nx, count: 3001, seed: 4, key: id }");
+        let mut all = drain(&mut NexmarkSource::new(&s).unwrap(), 512);
+        let mut parts: Vec<_> = (0..3).flat_map(|t| drain(&mut NexmarkSource::split(&s, Split::new(t, 3)).unwrap(), 100)).collect();
+        all.sort();
+        parts.sort();
+        assert_eq!(parts, all);
+        // A subtask's events keep their order in time.
+        let one = drain(&mut NexmarkSource::split(&s, Split::new(1, 3)).unwrap(), 100);
+        assert!(one.windows(2).all(|w| w[0].2 <= w[1].2) && one.len() == 1000);
     }
 
     #[test]

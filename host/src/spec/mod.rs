@@ -381,11 +381,13 @@ impl SourceSpec {
             SourceSpec::Kafka(s) => &s.id,
         }
     }
-    /// The source's subtasks (only Kafka sources have more than one).
+    /// The source's subtasks (a file source has one).
     pub fn parallelism(&self) -> usize {
         match self {
             SourceSpec::Kafka(s) => s.parallelism,
-            _ => 1,
+            SourceSpec::Generator(s) => s.parallelism,
+            SourceSpec::Nexmark(s) => s.parallelism,
+            SourceSpec::File(_) => 1,
         }
     }
 }
@@ -463,6 +465,10 @@ fn default_value_field() -> String {
 pub struct GeneratorSpec {
     /// Stable id.
     pub id: String,
+    /// Subtasks: subtask `s` of `N` emits events `s, s + N, s + 2N, …`, so that
+    /// together they emit exactly the events of one subtask.
+    #[serde(default = "default_parallelism")]
+    pub parallelism: usize,
     /// Number of events; absent means unbounded.
     #[serde(default)]
     pub count: Option<u64>,
@@ -501,6 +507,11 @@ fn default_step() -> HumanDuration {
 pub struct NexmarkSpec {
     /// Stable id.
     pub id: String,
+    /// Subtasks: subtask `s` of `N` emits events `s, s + N, s + 2N, …` (event
+    /// `n` depends only on `n`), so that together they emit exactly the events
+    /// of one subtask.
+    #[serde(default = "default_parallelism")]
+    pub parallelism: usize,
     /// Number of events (of all three kinds); absent means unbounded.
     #[serde(default)]
     pub count: Option<u64>,

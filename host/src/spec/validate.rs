@@ -117,6 +117,10 @@ pub(super) fn validate(spec: &PipelineSpec, text: &str) -> Result<Topology, Fail
         if let super::SourceSpec::Kafka(k) = source {
             super::kafka::check_source(k).map_err(|m| fail(Some(&k.id), m))?;
         }
+        if source.parallelism() == 0 || source.parallelism() > 1024 {
+            let id = source.id();
+            return Err(fail(Some(id), format!("source `{id}`: `parallelism` must be between 1 and 1024")));
+        }
     }
 
     let operator_order = topological_order(spec).map_err(|cycle| {

@@ -16,6 +16,7 @@ mod restart;
 mod s3;
 mod sandbox;
 mod savepoints;
+mod sources;
 mod stop;
 mod wordcount;
 mod window;

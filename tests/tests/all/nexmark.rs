@@ -129,6 +129,16 @@ pub(crate) fn q2() {
     assert_eq!(run(SMALL, "", operators::NEXMARK_Q2, CSV), want);
 }
 
+/// A `nexmark` source of two and of three subtasks emits exactly the events
+/// of one: q1 (stateless) and q5 (sliding windows, closed by the watermarks
+/// of all the source's subtasks) give the plain results.
+#[test]
+fn a_parallel_source_gives_the_results_of_one_subtask() {
+    let want = SMALL.bids().iter().map(|b| format!("{},{},{},{}", b.auction, b.bidder, b.price * 908 / 1000, b.date_time)).collect();
+    assert_eq!(run(SMALL, "    parallelism: 2\n", operators::NEXMARK_Q1, CSV), sorted(want));
+    assert_eq!(run(LONG, "    parallelism: 3\n", operators::NEXMARK_Q5, ""), q5_expected(LONG));
+}
+
 /// What q5 must output for `stream` (10 s windows every 2 s), computed in plain Rust, sorted.
 fn q5_expected(stream: Stream) -> Vec<String> {
     // Every window [s, s + 10 s) with s a multiple of 2 s that holds a bid:
