@@ -39,6 +39,7 @@ fn batches(events: usize) -> Vec<Batch> {
         value_size: ByteSize(16),
         start: 0,
         step: HumanDuration(Duration::from_millis(1)),
+        parallelism: 1,
     };
     let mut generator = Generator::new(&spec);
     std::iter::from_fn(|| generator.next_batch(BATCH).unwrap()).collect()

@@ -34,6 +34,7 @@ fn batches(size: usize, events: usize) -> Vec<Batch> {
         value_size: ByteSize(VALUE_SIZE),
         start: 0,
         step: HumanDuration(Duration::from_millis(1)),
+        parallelism: 1,
     };
     let mut generator = Generator::new(&spec);
     std::iter::from_fn(|| generator.next_batch(size).unwrap()).collect()
