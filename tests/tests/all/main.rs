@@ -8,6 +8,7 @@ mod guests;
 mod kafka;
 mod languages;
 mod malformed;
+mod metrics;
 mod nexmark;
 mod ownership;
 mod rescale;
@@ -17,6 +18,7 @@ mod s3;
 mod sandbox;
 mod savepoints;
 mod stop;
+mod web;
 mod wordcount;
 mod window;
 
