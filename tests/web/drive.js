@@ -14,9 +14,10 @@ async function main() {
     executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
     args: ["--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
   });
+  const errors = [];
+  let page;
   try {
-    const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
-    const errors = [];
+    page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
     page.on("pageerror", (e) => errors.push(String(e)));
     await page.goto(api + "/", { waitUntil: "load" });
     // Every node of the graph is drawn, and events reach the sink.
@@ -36,6 +37,10 @@ async function main() {
     const nodes = await page.$$eval("[data-node]", (gs) => gs.map((g) => g.dataset.node));
     await page.screenshot({ path: screenshot, fullPage: true });
     console.log(JSON.stringify({ before, paths, message, nodes, errors }));
+  } catch (e) {
+    // What the page showed, for the failure report.
+    if (page) await page.screenshot({ path: screenshot, fullPage: true }).catch(() => {});
+    throw new Error(String(e) + "\npage errors: " + JSON.stringify(errors) + "\npage text: " + (page ? await page.innerText("body").catch(() => "") : ""));
   } finally {
     await browser.close();
   }

@@ -53,7 +53,8 @@ fn ensure_browser() -> PathBuf {
 #[test]
 fn the_web_view_shows_the_job_and_triggers_a_savepoint_with_the_token() {
     let playwright = ensure_browser();
-    let dir = job_dir(60);
+    // Input for a minute and more at 600 lines/s: the job runs until the test cancels it.
+    let dir = job_dir(1000);
     let p = write_pipeline(dir.path(), &counting_pipeline("web", "storage", "300ms", 600, API));
     let log = dir.path().join("run.log");
     let child = Command::new(cairn_tests::host_bin())

@@ -72,6 +72,7 @@ async function follow(accepted, what) {
     const t = await getJson(accepted.poll);
     if (t.status === "completed") {
       show(what + " " + t.id + " completed: " + t.path);
+      refresh();
       refreshSavepoints();
       return;
     }
