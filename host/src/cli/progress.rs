@@ -26,7 +26,8 @@ pub fn start(ctl: Arc<JobControl>) -> Progress {
     let (tx, rx) = channel::<()>();
     let started = Instant::now();
     let spawned = std::thread::Builder::new().name("progress".into()).spawn(move || {
-        let mut before: Option<(Instant, BTreeMap<(u8, String), u64>)> = None;
+        // The first line's rates are over the time since the start.
+        let mut before: (Instant, BTreeMap<(u8, String), u64>) = (started, BTreeMap::new());
         loop {
             match rx.recv_timeout(EVERY) {
                 Err(RecvTimeoutError::Timeout) => {}
@@ -36,11 +37,10 @@ pub fn start(ctl: Arc<JobControl>) -> Progress {
             let totals = totals(&ctl.counters().read());
             if ctl.status() == JobStatus::Running {
                 let stats = ctl.stats().lock().expect("stats").clone();
-                let secs = before.as_ref().map_or(0.0, |(at, _)| now.duration_since(*at).as_secs_f64());
-                let prev = before.as_ref().map(|(_, t)| t);
-                eprintln!("{}", line(started.elapsed(), &totals, prev, secs, &stats));
+                let secs = now.duration_since(before.0).as_secs_f64();
+                eprintln!("{}", line(started.elapsed(), &totals, &before.1, secs, &stats));
             }
-            before = Some((now, totals));
+            before = (now, totals);
         }
     });
     Progress { _stop: spawned.ok().map(|_| tx) }
@@ -64,20 +64,27 @@ fn rate(n: f64) -> String {
     }
 }
 
+fn size(n: u64) -> String {
+    match n {
+        n if n >= 1 << 30 => format!("{:.1} GiB", n as f64 / f64::from(1u32 << 30)),
+        n if n >= 1 << 20 => format!("{:.1} MiB", n as f64 / f64::from(1u32 << 20)),
+        n if n >= 1 << 10 => format!("{:.1} KiB", n as f64 / 1024.0),
+        n => format!("{n} B"),
+    }
+}
+
 /// The line: elapsed time, each source's and sink's rate over the last `secs`
-/// (total events before the first interval), and the newest checkpoint.
-fn line(elapsed: Duration, now: &BTreeMap<(u8, String), u64>, before: Option<&BTreeMap<(u8, String), u64>>, secs: f64, stats: &CheckpointStats) -> String {
+/// (since `before` was read), and the newest checkpoint.
+fn line(elapsed: Duration, now: &BTreeMap<(u8, String), u64>, before: &BTreeMap<(u8, String), u64>, secs: f64, stats: &CheckpointStats) -> String {
     let e = elapsed.as_secs();
     let mut parts = vec![format!("[{}:{:02}]", e / 60, e % 60)];
     for (key, n) in now {
         let (id, arrow) = (&key.1, if key.0 == 0 { "→" } else { "⇥" });
-        match before.and_then(|b| b.get(key)).filter(|_| secs > 0.0) {
-            Some(b) => parts.push(format!("{id} {arrow} {}", rate((n - b) as f64 / secs))),
-            None => parts.push(format!("{id} {arrow} {n} events")),
-        }
+        let b = before.get(key).copied().unwrap_or(0);
+        parts.push(format!("{id} {arrow} {}", rate(n.saturating_sub(b) as f64 / secs.max(1e-3))));
     }
     match stats.history.iter().rev().find(|r| r.status == "completed") {
-        Some(r) => parts.push(format!("{} {} in {} ms, {} B", if r.kind == crate::control::Kind::Savepoint { "savepoint" } else { "checkpoint" }, r.id, r.duration_ms, r.size)),
+        Some(r) => parts.push(format!("{} {} in {} ms, {} B", if r.kind == crate::control::Kind::Savepoint { "savepoint" } else { "checkpoint" }, r.id, r.duration_ms, size(r.size))),
         None => parts.push("no checkpoint yet".into()),
     }
     if stats.failed > 0 {
@@ -95,9 +102,10 @@ mod tests {
         let before: BTreeMap<(u8, String), u64> = [((0, "gen".to_string()), 1000), ((1, "out".to_string()), 500)].into();
         let now: BTreeMap<(u8, String), u64> = [((0, "gen".to_string()), 11_000), ((1, "out".to_string()), 5_500_500)].into();
         let stats = CheckpointStats::default();
-        let l = line(Duration::from_secs(65), &now, Some(&before), 5.0, &stats);
+        let l = line(Duration::from_secs(65), &now, &before, 5.0, &stats);
         assert_eq!(l, "[1:05]  gen → 2.0 k/s  out ⇥ 1.10 M/s  no checkpoint yet");
-        let first = line(Duration::from_secs(5), &now, None, 0.0, &stats);
-        assert!(first.contains("gen → 11000 events"), "{first}");
+        let first = line(Duration::from_secs(5), &now, &BTreeMap::new(), 5.0, &stats);
+        assert!(first.starts_with("[0:05]  gen → 2.2 k/s  out ⇥ 1.10 M/s"), "{first}");
+        assert_eq!(size(20_480), "20.0 KiB");
     }
 }
