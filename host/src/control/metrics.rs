@@ -1,8 +1,11 @@
 //! Live counters of a running job's tasks, published by the tasks and read by
 //! the REST API, the `/metrics` endpoint and the progress line.
 //!
-//! Each task owns one [`TaskCounters`] and adds to it once per batch (relaxed
-//! atomics: no lock and no allocation on the event path). The counters of a
+//! Each task owns one [`TaskCounters`] and adds to it once per batch: relaxed
+//! loads and stores, no lock, no read-modify-write and no allocation on the
+//! event path. A task's counters have one writer at a time (its task; the task
+//! of a later attempt starts only after every task of the previous one ended),
+//! so a load and a store add without losing counts; readers see the last store. The counters of a
 //! (node, subtask) outlive an attempt, so that they only grow across in-process
 //! restarts, as Prometheus counters must.
 
@@ -40,14 +43,14 @@ impl TaskCounters {
     /// One batch: `events_in` received, `events_out` emitted (or written), `busy` inside the guest or connector.
     #[inline]
     pub fn batch(&self, events_in: usize, events_out: usize, busy: Duration) {
-        self.events_in.fetch_add(events_in as u64, Ordering::Relaxed);
-        self.events_out.fetch_add(events_out as u64, Ordering::Relaxed);
-        self.busy_ns.fetch_add(busy.as_nanos() as u64, Ordering::Relaxed);
+        add(&self.events_in, events_in as u64);
+        add(&self.events_out, events_out as u64);
+        add(&self.busy_ns, busy.as_nanos() as u64);
     }
     /// Time spent inside the guest or connector outside of a batch (watermarks, snapshots).
     #[inline]
     pub fn busy(&self, busy: Duration) {
-        self.busy_ns.fetch_add(busy.as_nanos() as u64, Ordering::Relaxed);
+        add(&self.busy_ns, busy.as_nanos() as u64);
     }
     /// Batches waiting in the task's input channels, of `capacity` in all (backpressure).
     #[inline]
@@ -78,6 +81,12 @@ impl TaskCounters {
             alignment: Duration::from_nanos(self.alignment_ns.load(Ordering::Relaxed)),
         }
     }
+}
+
+/// Adds `n` to a counter that only its task writes (see the module comment).
+#[inline]
+fn add(counter: &AtomicU64, n: u64) {
+    counter.store(counter.load(Ordering::Relaxed).wrapping_add(n), Ordering::Relaxed);
 }
 
 /// What one task's counters read at one moment.
