@@ -6,9 +6,12 @@
 //! It listens on loopback by default. Mutating endpoints (every `POST`) require
 //! `Authorization: Bearer <token>` when the token is set (environment variable
 //! [`TOKEN_ENV`]); on any address but loopback the job refuses to start without it.
-//! The OpenAPI document is served at `/v1/openapi.json`.
+//! The OpenAPI document is served at `/v1/openapi.json`, the web view at `/`
+//! and the Prometheus metrics at `/metrics`.
 
+mod metrics;
 mod routes;
+mod web;
 
 use std::net::SocketAddr;
 use std::sync::Arc;

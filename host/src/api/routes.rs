@@ -1,5 +1,6 @@
 //! The endpoints. Every handler reads the job's shared state or sends it a
-//! request; none blocks on a snapshot (triggers are polled).
+//! request; none blocks on a snapshot (triggers are polled). The web view's
+//! page is served at `/`, the Prometheus metrics at `/metrics`.
 
 use axum::extract::{Path, Request, State};
 use axum::http::{HeaderMap, Method, StatusCode, header};
@@ -9,8 +10,9 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde_json::{Value, json};
 
-use super::{ApiState, OPENAPI};
+use super::{ApiState, OPENAPI, metrics, web};
 use crate::checkpoint::{Kind, TriggerState, catalog};
+use crate::control::TaskSample;
 
 /// Every route of the API.
 pub(super) fn router(state: ApiState) -> Router {
@@ -23,6 +25,9 @@ pub(super) fn router(state: ApiState) -> Router {
         .route("/v1/savepoints", get(savepoints).post(trigger_savepoint))
         .route("/v1/triggers/{trigger_id}", get(trigger))
         .route("/v1/openapi.json", get(openapi))
+        .route("/metrics", get(prometheus))
+        .route("/", get(web::page))
+        .route("/web/{asset}", get(web::asset))
         .layer(middleware::from_fn_with_state(state.clone(), authorize))
         .with_state(state)
 }
@@ -53,26 +58,70 @@ async fn job(State(s): State<ApiState>) -> Json<Value> {
             *v = json!("<redacted>");
         }
     }
-    let nodes: Vec<Value> = s
-        .pipeline
-        .spec
+    let spec = &s.pipeline.spec;
+    let samples = s.ctl.counters().read();
+    let nodes: Vec<Value> = spec
         .operators
         .iter()
-        .map(|o| json!({ "id": o.id, "kind": "operator", "parallelism": o.parallelism }))
-        .chain(s.pipeline.spec.sources.iter().map(|x| json!({ "id": x.id(), "kind": "source", "parallelism": x.parallelism() })))
-        .chain(s.pipeline.spec.sinks.iter().map(|x| json!({ "id": x.id(), "kind": "sink", "parallelism": 1 })))
+        .map(|o| node(&o.id, "operator", o.parallelism, o.input.ids(), &samples))
+        .chain(spec.sources.iter().map(|x| node(x.id(), "source", x.parallelism(), Vec::new(), &samples)))
+        .chain(spec.sinks.iter().map(|x| node(x.id(), "sink", 1, x.input().ids(), &samples)))
         .collect();
     Json(json!({
         "name": s.pipeline.spec.name,
         "status": s.ctl.status(),
         "run-id": s.ctl.run_id(),
         "restarts": s.ctl.restarts(),
+        "token-required": s.token.is_some(),
         "started-at": s.started_at,
         "pipeline-file": s.pipeline.path,
         "storage": s.storage.url(),
         "nodes": nodes,
         "config": config,
     }))
+}
+
+/// One node of `GET /v1/job`: its inputs, and its live counters summed over
+/// its subtasks and per subtask.
+fn node(id: &str, kind: &str, parallelism: usize, inputs: Vec<&str>, samples: &[TaskSample]) -> Value {
+    let mine: Vec<&TaskSample> = samples.iter().filter(|t| t.node == id).collect();
+    let sum = |f: fn(&TaskSample) -> u64| mine.iter().map(|t| f(t)).sum::<u64>();
+    let subtasks: Vec<Value> = mine
+        .iter()
+        .map(|t| {
+            let r = &t.reading;
+            json!({
+                "subtask": t.subtask, "events-in": r.events_in, "events-out": r.events_out,
+                "busy-ms": r.busy.as_millis() as u64, "queued": r.queued, "capacity": r.capacity,
+                "watermark": r.watermark, "alignment-ms": r.alignment.as_secs_f64() * 1e3,
+            })
+        })
+        .collect();
+    json!({
+        "id": id,
+        "kind": kind,
+        "parallelism": parallelism,
+        "inputs": inputs,
+        "events-in": sum(|t| t.reading.events_in),
+        "events-out": sum(|t| t.reading.events_out),
+        "busy-ms": sum(|t| t.reading.busy.as_millis() as u64),
+        "queued": sum(|t| t.reading.queued),
+        "capacity": sum(|t| t.reading.capacity),
+        "watermark": mine.iter().filter_map(|t| t.reading.watermark).min(),
+        "subtasks": subtasks,
+    })
+}
+
+/// `GET /metrics`: the Prometheus exposition.
+async fn prometheus(State(s): State<ApiState>) -> Response {
+    let tasks = s.ctl.counters().read();
+    let stats = s.ctl.stats().lock().expect("stats").clone();
+    let status = serde_json::to_value(s.ctl.status()).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default();
+    let scrape = metrics::Scrape { job: &s.pipeline.spec.name, status: &status, restarts: s.ctl.restarts(), tasks: &tasks, stats: &stats };
+    match metrics::encode(&scrape) {
+        Ok(text) => ([(header::CONTENT_TYPE, metrics::CONTENT_TYPE)], text).into_response(),
+        Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, format!("cannot encode the metrics: {e}")),
+    }
 }
 
 /// `GET /v1/checkpoints`: counts, latest, restored-from and the history.

@@ -34,8 +34,9 @@ impl Uploader {
         Uploader { storage, pins, pipeline: pipeline.into(), runtime, inbox }
     }
 
-    /// Hands `snapshot` of `node`/`subtask` for checkpoint `id` over; returns at once.
-    pub fn upload(&self, id: u64, node: &str, subtask: usize, snapshot: Snapshot) {
+    /// Hands `snapshot` of `node`/`subtask` for checkpoint `id` over (its inputs
+    /// took `alignment` to align on the barrier); returns at once.
+    pub fn upload(&self, id: u64, node: &str, subtask: usize, alignment: std::time::Duration, snapshot: Snapshot) {
         let this = self.clone();
         let node = node.to_string();
         let span = tracing::debug_span!("upload", checkpoint = id, operator = %node, subtask);
@@ -44,7 +45,7 @@ impl Uploader {
                 Ok((handle, uploaded)) => AckPayload::Operator(handle, uploaded),
                 Err(e) => AckPayload::Failed(format!("operator `{node}` subtask {subtask}: {e}")),
             };
-            let _ = this.inbox.send(Event::Ack(Ack { checkpoint: id, node, subtask, payload }));
+            let _ = this.inbox.send(Event::Ack(Ack { checkpoint: id, node, subtask, alignment, payload }));
         }.instrument(span));
     }
 

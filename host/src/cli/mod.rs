@@ -3,6 +3,7 @@
 //! storage (list, inspect, promote, dispose, check).
 
 mod gc;
+mod progress;
 mod remote;
 mod run;
 mod storage;
@@ -146,6 +147,7 @@ pub fn main() -> anyhow::Result<()> {
             })
             .context("cannot install the Ctrl-C handler")?;
             let opts = StartFrom { from, resume, claim, claims: Vec::new(), allow_non_restored_state };
+            let _progress = progress::start(ctl.clone());
             let summary = run_pipeline_with(&pipeline, ctl, &opts)?;
             eprint!("{summary}");
             Ok(())

@@ -1,6 +1,8 @@
 //! What the coordinator hears: tasks' acknowledgements of a checkpoint,
 //! exhausted sources, users' requests, and the end of the job.
 
+use std::time::Duration;
+
 use tokio::sync::mpsc::UnboundedSender;
 
 use super::request::Request;
@@ -28,6 +30,8 @@ pub struct Ack {
     pub node: String,
     /// Subtask index.
     pub subtask: usize,
+    /// How long the task's inputs took to align on the barrier (zero for sources).
+    pub alignment: Duration,
     /// What the task contributes.
     pub payload: AckPayload,
 }

@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 use super::events::{CoordinatorInbox, Event};
 use super::request::{Request, TriggerState, TriggerStatus};
 use super::snapshot::Kind;
+use super::metrics::JobCounters;
 use super::stats::CheckpointStats;
 
 /// Where a job stands, as the API reports it.
@@ -36,6 +37,7 @@ pub enum JobStatus {
 struct Shared {
     stop: AtomicBool,
     stats: Arc<Mutex<CheckpointStats>>,
+    counters: Arc<JobCounters>,
     coordinator: Mutex<Option<CoordinatorInbox>>,
     status: Mutex<JobStatus>,
     run_id: Mutex<String>,
@@ -77,6 +79,10 @@ impl JobControl {
     /// Checkpoint and savepoint statistics over every attempt.
     pub fn stats(&self) -> Arc<Mutex<CheckpointStats>> {
         self.shared.stats.clone()
+    }
+    /// The live counters of every task, over every attempt.
+    pub fn counters(&self) -> Arc<JobCounters> {
+        self.shared.counters.clone()
     }
     /// Where the job stands.
     pub fn status(&self) -> JobStatus {

@@ -24,6 +24,8 @@ pub struct Record {
     pub size: u64,
     /// Trigger to end, ms.
     pub duration_ms: u64,
+    /// The longest barrier alignment of any task, ms.
+    pub alignment_ms: f64,
     /// Its directory in storage (completed ones).
     pub path: Option<String>,
     /// State per operator, by subtask (completed ones).

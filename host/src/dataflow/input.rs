@@ -61,6 +61,8 @@ pub struct InputSet {
     pub events_in: u64,
     /// Longest time an input was held waiting for a barrier on the others.
     pub max_alignment: Duration,
+    /// How long the last barrier took to align.
+    pub last_alignment: Duration,
 }
 
 impl InputSet {
@@ -84,7 +86,13 @@ impl InputSet {
             alignment: Alignment::Idle,
             events_in: 0,
             max_alignment: Duration::ZERO,
+            last_alignment: Duration::ZERO,
         }
+    }
+
+    /// Batches waiting in the input channels, and how many they hold at most (backpressure).
+    pub fn fill(&self) -> (usize, usize) {
+        self.receivers.iter().fold((0, 0), |(q, c), r| (q + r.len(), c + r.capacity().unwrap_or(0)))
     }
 
     /// The current combined watermark.
@@ -195,6 +203,7 @@ impl InputSet {
             let b = *barrier;
             let took = since.elapsed();
             self.max_alignment = self.max_alignment.max(took);
+            self.last_alignment = took;
             tracing::debug!(event = "aligned", checkpoint = b.id, inputs = arrived.len(), us = took.as_micros() as u64, "inputs aligned");
             self.alignment = Alignment::Idle;
             return Some(b);

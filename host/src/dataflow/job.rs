@@ -316,7 +316,8 @@ impl Job {
                 let (tx, commands) = unbounded();
                 parts.sources.push((src.id().to_string(), tx));
                 parts.tasks.insert((src.id().to_string(), s));
-                let link = SourceLink { id: src.id().to_string(), subtask: s, commands, inbox: inbox.clone() };
+                let counters = ctl.counters().task(src.id(), "source", s);
+                let link = SourceLink { id: src.id().to_string(), subtask: s, commands, inbox: inbox.clone(), counters };
                 tasks.push((src.id().to_string(), "source", s, Box::new(move || task::run_source(source, out, size, wm, link, c)) as Launch));
             }
         }
@@ -325,8 +326,8 @@ impl Job {
             for (w, inst) in take(&id, instances.len()).into_iter().zip(instances) {
                 let s = inst.subtask();
                 let (inputs, out) = (InputSet::with_inputs(w.inputs, w.input_of), Outputs::new(w.outputs, size, linger));
-                let up = uploader.clone();
-                tasks.push((id.clone(), "operator", s, Box::new(move || task::run_operator(inst, inputs, out, up))));
+                let (up, counters) = (uploader.clone(), ctl.counters().task(&id, "operator", s));
+                tasks.push((id.clone(), "operator", s, Box::new(move || task::run_operator(inst, inputs, out, up, counters))));
             }
         }
         for sink_spec in &spec.sinks {
@@ -337,7 +338,7 @@ impl Job {
             let (tx, commands) = unbounded();
             parts.sinks.push((id.clone(), tx));
             parts.tasks.insert((id.clone(), 0));
-            let link = SinkLink { id: id.clone(), commands, inbox: inbox.clone() };
+            let link = SinkLink { id: id.clone(), commands, inbox: inbox.clone(), counters: ctl.counters().task(&id, "sink", 0) };
             let c = ctl.clone();
             order.push((id.clone(), "sink", 1));
             tasks.push((id, "sink", 0, Box::new(move || task::run_sink(sink, inputs, link, c))));

@@ -1,5 +1,6 @@
 //! The loops of the three kinds of task. Each runs on its own thread, takes its
-//! part in checkpoints as barriers pass, and reports its counters when it ends.
+//! part in checkpoints as barriers pass, publishes its live counters once per
+//! batch ([`TaskCounters`]), and reports its totals when it ends.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -11,7 +12,7 @@ use super::input::{Input, InputSet};
 use super::message::{FINAL_WATERMARK, Message};
 use super::output::Outputs;
 use crate::checkpoint::Uploader;
-use crate::control::{Ack, AckPayload, Barrier, CoordinatorInbox, Event, JobControl, SinkCommand, SourceCommand};
+use crate::control::{Ack, AckPayload, Barrier, CoordinatorInbox, Event, JobControl, SinkCommand, SourceCommand, TaskCounters};
 use crate::connectors::{Sink, Source};
 use crate::runtime::OperatorInstance;
 
@@ -41,12 +42,14 @@ pub struct SourceLink {
     pub commands: Receiver<SourceCommand>,
     /// Acknowledgements to the coordinator.
     pub inbox: CoordinatorInbox,
+    /// Its live counters.
+    pub counters: Arc<TaskCounters>,
 }
 
 impl SourceLink {
     fn inject(&self, b: Barrier, source: &dyn Source, out: &mut Outputs) -> Result<(), TaskError> {
         out.broadcast(|| Message::Barrier(b))?;
-        let ack = Ack { checkpoint: b.id, node: self.id.clone(), subtask: self.subtask, payload: AckPayload::Source(source.position()) };
+        let ack = Ack { checkpoint: b.id, node: self.id.clone(), subtask: self.subtask, alignment: Duration::ZERO, payload: AckPayload::Source(source.position()) };
         let _ = self.inbox.send(Event::Ack(ack));
         Ok(())
     }
@@ -92,7 +95,8 @@ pub fn run_source(
         }
         let t = Instant::now();
         let batch = source.next_batch(batch_size)?;
-        stats.busy += t.elapsed();
+        let took = t.elapsed();
+        stats.busy += took;
         let Some(batch) = batch else {
             out.broadcast(|| Message::Watermark(FINAL_WATERMARK))?;
             let _ = link.inbox.send(Event::SourceExhausted(link.id.clone(), link.subtask));
@@ -101,6 +105,7 @@ pub fn run_source(
         };
         let _span = tracing::trace_span!("batch", events = batch.len()).entered();
         stats.events_in += batch.len() as u64;
+        link.counters.batch(batch.len(), batch.len(), took);
         max_ts = max_ts.max(batch.max_timestamp().unwrap_or(i64::MIN));
         if batch.is_empty() && out.deadline().is_some_and(|d| d <= Instant::now()) {
             // A source that waited for input: what lingered goes now.
@@ -110,6 +115,7 @@ pub fn run_source(
         let wm = source.watermark().unwrap_or_else(|| max_ts.saturating_sub(ooo).saturating_sub(1));
         if wm > last_wm && last_wm_at.elapsed() >= watermark_interval {
             out.broadcast(|| Message::Watermark(wm))?;
+            link.counters.watermark(wm);
             (last_wm, last_wm_at) = (wm, Instant::now());
         }
     }
@@ -145,7 +151,13 @@ fn wait_for_final_barrier(source: &dyn Source, out: &mut Outputs, link: &SourceL
 }
 
 /// Feeds an operator subtask's instance from its inputs and routes what it emits.
-pub fn run_operator(mut inst: OperatorInstance, mut inputs: InputSet, mut out: Outputs, uploader: Uploader) -> Result<TaskStats, TaskError> {
+pub fn run_operator(
+    mut inst: OperatorInstance,
+    mut inputs: InputSet,
+    mut out: Outputs,
+    uploader: Uploader,
+    counters: Arc<TaskCounters>,
+) -> Result<TaskStats, TaskError> {
     let mut stats = TaskStats::default();
     loop {
         match inputs.next(out.deadline()) {
@@ -153,13 +165,20 @@ pub fn run_operator(mut inst: OperatorInstance, mut inputs: InputSet, mut out: O
                 let _span = tracing::trace_span!("batch", events = batch.len()).entered();
                 let t = Instant::now();
                 let result = inst.process_input(input, &batch)?;
-                stats.busy += t.elapsed();
+                let took = t.elapsed();
+                stats.busy += took;
+                counters.batch(batch.len(), result.len(), took);
+                let (queued, capacity) = inputs.fill();
+                counters.queue(queued, capacity);
                 out.emit(result)?;
             }
             Input::Watermark(ts) => {
                 let t = Instant::now();
                 let result = inst.on_watermark(ts)?;
-                stats.busy += t.elapsed();
+                let took = t.elapsed();
+                stats.busy += took;
+                counters.batch(0, result.len(), took);
+                counters.watermark(ts);
                 out.emit(result)?;
                 out.broadcast(|| Message::Watermark(ts))?;
             }
@@ -171,9 +190,11 @@ pub fn run_operator(mut inst: OperatorInstance, mut inputs: InputSet, mut out: O
                 let t = Instant::now();
                 let snapshot = inst.snapshot()?;
                 stats.busy += t.elapsed();
+                counters.busy(t.elapsed());
+                counters.aligned(inputs.last_alignment);
                 tracing::debug!(event = "snapshotted", checkpoint = b.id, size = snapshot.len(), us = t.elapsed().as_micros() as u64);
                 out.broadcast(|| Message::Barrier(b))?;
-                uploader.upload(b.id, inst.operator(), inst.subtask(), snapshot);
+                uploader.upload(b.id, inst.operator(), inst.subtask(), inputs.last_alignment, snapshot);
             }
             Input::Timeout => out.flush()?,
             Input::End => {
@@ -197,6 +218,8 @@ pub struct SinkLink {
     pub commands: Receiver<SinkCommand>,
     /// Acknowledgements to the coordinator.
     pub inbox: CoordinatorInbox,
+    /// Its live counters.
+    pub counters: Arc<TaskCounters>,
 }
 
 /// Writes everything that reaches a sink; commits when checkpoints complete.
@@ -218,8 +241,12 @@ pub fn run_sink(mut sink: Box<dyn Sink>, mut inputs: InputSet, link: SinkLink, c
                 let _span = tracing::trace_span!("batch", events = batch.len()).entered();
                 let t = Instant::now();
                 sink.write(&batch)?;
-                stats.busy += t.elapsed();
+                let took = t.elapsed();
+                stats.busy += took;
                 stats.events_out += batch.len() as u64;
+                link.counters.batch(batch.len(), batch.len(), took);
+                let (queued, capacity) = inputs.fill();
+                link.counters.queue(queued, capacity);
             }
             Input::Barrier(b) => {
                 let payload = match sink.snapshot(b.id) {
@@ -228,13 +255,15 @@ pub fn run_sink(mut sink: Box<dyn Sink>, mut inputs: InputSet, link: SinkLink, c
                     Err(e @ crate::connectors::ConnectorError::Unavailable { .. }) => AckPayload::Failed(e.to_string()),
                     Err(e) => return Err(e.into()),
                 };
-                let ack = Ack { checkpoint: b.id, node: link.id.clone(), subtask: 0, payload };
+                link.counters.aligned(inputs.last_alignment);
+                let ack = Ack { checkpoint: b.id, node: link.id.clone(), subtask: 0, alignment: inputs.last_alignment, payload };
                 let _ = link.inbox.send(Event::Ack(ack));
                 if b.last {
                     final_barrier = Some(b.id);
                 }
             }
-            Input::Watermark(_) | Input::Timeout => {}
+            Input::Watermark(ts) => link.counters.watermark(ts),
+            Input::Timeout => {}
             Input::End => break,
             Input::UpstreamFailed => return Err(TaskError::Cancelled),
         }

@@ -8,6 +8,7 @@ mod guests;
 mod kafka;
 mod languages;
 mod malformed;
+mod metrics;
 mod nexmark;
 mod ownership;
 mod rescale;
@@ -18,6 +19,7 @@ mod sandbox;
 mod savepoints;
 mod sources;
 mod stop;
+mod web;
 mod wordcount;
 mod window;
 

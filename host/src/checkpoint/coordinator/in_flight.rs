@@ -2,7 +2,7 @@
 //! what the acknowledgements so far contributed.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::time::{Instant, SystemTime};
+use std::time::{Duration, Instant, SystemTime};
 
 use crate::control::{Ack, AckPayload, Kind, StateHandle, Trigger};
 
@@ -36,6 +36,8 @@ pub(super) struct InFlight {
     pub(super) operators: BTreeMap<String, BTreeMap<usize, StateHandle>>,
     /// Bytes uploaded in all.
     pub(super) uploaded: u64,
+    /// The longest barrier alignment of any task.
+    pub(super) alignment: Duration,
 }
 
 impl InFlight {
@@ -64,6 +66,7 @@ impl InFlight {
             sinks: BTreeMap::new(),
             operators: BTreeMap::new(),
             uploaded: 0,
+            alignment: Duration::ZERO,
         }
     }
 
@@ -74,6 +77,7 @@ impl InFlight {
         if !self.waiting.remove(&(ack.node.clone(), ack.subtask)) {
             return Ok(false);
         }
+        self.alignment = self.alignment.max(ack.alignment);
         match ack.payload {
             // A source of several subtasks: the union of their positions (each
             // names its own partitions), so a restore at any parallelism finds all.
@@ -124,7 +128,7 @@ mod tests {
     }
 
     fn ack(node: &str, subtask: usize, payload: AckPayload) -> Ack {
-        Ack { checkpoint: 7, node: node.into(), subtask, payload }
+        Ack { checkpoint: 7, node: node.into(), subtask, alignment: Duration::ZERO, payload }
     }
 
     fn handle(size: u64) -> StateHandle {
@@ -161,7 +165,7 @@ mod tests {
     fn positions_of_a_source_s_subtasks_are_merged() {
         let waiting = [("src", 0), ("src", 1)].map(|(n, s)| (n.to_string(), s)).into();
         let mut f = InFlight::new(1, Kind::Checkpoint, Trigger::Periodic, false, "d".into(), None, waiting);
-        let pos = |s: usize, v: serde_json::Value| Ack { checkpoint: 1, node: "src".into(), subtask: s, payload: AckPayload::Source(v) };
+        let pos = |s: usize, v: serde_json::Value| Ack { checkpoint: 1, node: "src".into(), subtask: s, alignment: Duration::ZERO, payload: AckPayload::Source(v) };
         assert_eq!(f.record(pos(0, serde_json::json!({"offsets": {"t": {"0": 5, "2": 7}}}))), Ok(false));
         assert_eq!(f.record(pos(1, serde_json::json!({"offsets": {"t": {"1": 6}, "u": {"0": 1}}}))), Ok(true));
         assert_eq!(f.sources["src"], serde_json::json!({"offsets": {"t": {"0": 5, "1": 6, "2": 7}, "u": {"0": 1}}}));

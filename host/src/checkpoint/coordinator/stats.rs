@@ -51,6 +51,7 @@ pub(super) fn completed(stats: &mut CheckpointStats, f: &InFlight, meta: &Metada
         reason: None,
         size: state_size,
         duration_ms: ms,
+        alignment_ms: f.alignment.as_secs_f64() * 1e3,
         path: Some(path.clone()),
         operators,
     });
@@ -74,6 +75,7 @@ pub(super) fn failed(stats: &mut CheckpointStats, f: &InFlight, reason: String) 
         reason: Some(reason.clone()),
         size: 0,
         duration_ms: f.started.elapsed().as_millis() as u64,
+        alignment_ms: f.alignment.as_secs_f64() * 1e3,
         path: None,
         operators: BTreeMap::new(),
     });
