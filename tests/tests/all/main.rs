@@ -10,6 +10,7 @@ mod languages;
 mod malformed;
 mod nexmark;
 mod ownership;
+mod projects;
 mod rescale;
 mod rest;
 mod restart;
