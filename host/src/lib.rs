@@ -6,6 +6,7 @@
 //! [`checkpoint`] coordinates snapshots of the running job; what its
 //! coordinator and the tasks exchange lives in [`control`], below both, and
 //! the contract's key hash and hash ranges in [`keys`], below everything.
+//! [`project`] writes and builds operator projects of one's own, beside the rest.
 
 pub mod api;
 pub mod checkpoint;
@@ -14,6 +15,7 @@ pub mod connectors;
 pub mod control;
 pub mod dataflow;
 pub mod keys;
+pub mod project;
 pub mod runtime;
 pub mod spec;
 

@@ -1,11 +1,14 @@
 //! The demo of the README's quick start: builds the example operators (through
-//! this crate's build script) and runs `examples/wordcount/pipeline.yaml`.
+//! this crate's build script) and the `host` binary, and runs
+//! `examples/wordcount/pipeline.yaml`.
 
 use std::path::Path;
+use std::process::Command;
 use std::sync::Arc;
 
 fn main() -> anyhow::Result<()> {
     tracing_init();
+    build_host_binary();
     let pipeline = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/wordcount/pipeline.yaml");
     let pipeline = pipeline.canonicalize()?;
     eprintln!("running {} (components: {})", pipeline.display(), cairn_operators::COUNT);
@@ -25,6 +28,26 @@ fn main() -> anyhow::Result<()> {
         println!("{n:>5}  {word}");
     }
     Ok(())
+}
+
+/// The quick start promises a `target/release/host` after the demo, but
+/// `cargo run --bin demo` builds only the demo. So, when cargo runs it, the
+/// demo asks cargo for the `host` binary too: the `cairn-host` library is
+/// compiled already (the demo links it), so this only links one more binary.
+fn build_host_binary() {
+    let Some(cargo) = std::env::var_os("CARGO") else { return };
+    let manifest = Path::new(env!("CARGO_MANIFEST_DIR")).join("../Cargo.toml");
+    let mut cmd = Command::new(cargo);
+    cmd.args(["build", "-p", "cairn-host", "--bin", "host", "--manifest-path"]).arg(manifest);
+    if !cfg!(debug_assertions) {
+        cmd.arg("--release");
+    }
+    eprintln!("building the `host` binary as well (`cargo build{} -p cairn-host --bin host`)", if cfg!(debug_assertions) { "" } else { " --release" });
+    match cmd.status() {
+        Ok(s) if s.success() => {}
+        Ok(s) => eprintln!("warning: building the `host` binary failed ({s}); the demo runs without it"),
+        Err(e) => eprintln!("warning: cannot run cargo to build the `host` binary: {e}"),
+    }
 }
 
 fn tracing_init() {

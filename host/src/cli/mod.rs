@@ -4,6 +4,7 @@
 
 mod gc;
 mod progress;
+mod project;
 mod remote;
 mod run;
 mod storage;
@@ -56,6 +57,16 @@ pub enum Command {
         /// Let operators without state in the checkpoint start empty, and skip state of removed operators.
         #[arg(long)]
         allow_non_restored_state: bool,
+    },
+    /// Write a new project from a template: `host new operator NAME --lang LANG`.
+    #[command(subcommand)]
+    New(project::NewCommand),
+    /// Build the operator project in DIR (default: the current directory) into
+    /// DIR/target/<name>.wasm, installing its language's toolchain on first use.
+    Build {
+        /// The project's directory (holding `operator.yaml`).
+        #[arg(default_value = ".")]
+        dir: PathBuf,
     },
     /// Check a pipeline file and its components without running it.
     Validate {
@@ -152,6 +163,8 @@ pub fn main() -> anyhow::Result<()> {
             eprint!("{summary}");
             Ok(())
         }
+        Command::New(cmd) => project::new(cmd),
+        Command::Build { dir } => project::build(&dir),
         Command::Checkpoint(cmd) => storage::checkpoint_command(cmd),
         Command::Savepoint(cmd) => storage::savepoint_command(cmd),
         Command::Storage(cmd) => gc::storage_command(cmd),

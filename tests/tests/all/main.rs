@@ -11,6 +11,7 @@ mod malformed;
 mod metrics;
 mod nexmark;
 mod ownership;
+mod projects;
 mod rescale;
 mod rest;
 mod restart;

@@ -8,7 +8,10 @@
 //! | JavaScript | `operators/js/<name>.js` | componentize-js 0.23.0 from npm under `target/guest-toolchains/` | `target/operators/js-<name>.wasm` |
 //! | Go | `operators/go/<name>/main.go` (with the `cairn` package of `operators/go`) | the machine's Go, 1.24 or newer (nothing to install: the glue is in `operators/go`); metadata and component from `wit-component` with the reactor adapter, as for C | `target/operators/go-<name>.wasm` |
 //!
-//! [`build`] is what `guestc <lang>` runs (and what the tests call). A build is
+//! [`build`] is what `guestc <lang>` runs (and what the tests call);
+//! [`build_cached`] builds one operator of a project elsewhere (what `host
+//! build` runs, with toolchains in a cache of the user's), and
+//! [`build_rust_crate`] a Rust operator crate. A build is
 //! skipped when the output exists and a digest of its inputs (sources, the WIT
 //! package, the pinned tool versions) is unchanged. Installing a toolchain that
 //! is missing can fail only for reasons outside the project (no registry, not
@@ -23,7 +26,9 @@ use sha2::{Digest, Sha256};
 
 mod arena;
 mod go;
+mod rust;
 pub use go::{GO_BUILD_FLAGS, GO_MIN};
+pub use rust::{RUST_TARGET, build_rust_crate};
 
 /// componentize-py version (Python guests).
 pub const COMPONENTIZE_PY: &str = "0.25.1";
@@ -175,49 +180,72 @@ pub fn build(lang: Lang, layout: &Layout) -> Result<Vec<Built>, Error> {
     std::fs::create_dir_all(&build_dir).map_err(|e| Error::build(build_dir.display().to_string(), e))?;
     std::fs::create_dir_all(layout.operators_dir()).map_err(|e| Error::build("target/operators", e))?;
     // One build per language at a time, also across processes (tests run in parallel).
-    let lock = std::fs::File::create(build_dir.with_extension("lock")).map_err(|e| Error::build("lock file", e))?;
-    lock.lock().map_err(|e| Error::build("lock file", e))?;
+    let _lock = lock(&build_dir.with_extension("lock"))?;
     let sources = sources(lang, layout)?;
     let wit = wit_digest(&layout.root.join("wit"))?;
+    let dirs = BuildDirs { wit_base: &layout.root, toolchains: &layout.toolchains_dir(), build: &build_dir };
     let mut built = Vec::new();
-    let mut toolchain_ready = false;
     for (name, files) in sources {
         let out = layout.component(lang, &name);
-        let stamp_path = build_dir.join(format!("{name}.stamp"));
-        let stamp = stamp(lang, &wit, &files)?;
-        if out.exists() && std::fs::read_to_string(&stamp_path).ok().as_deref() == Some(stamp.as_str()) {
-            built.push(Built { name, path: out, rebuilt: false });
-            continue;
-        }
-        if !toolchain_ready {
-            match lang {
-                Lang::C => ensure_c_toolchain()?,
-                Lang::Python => {
-                    ensure_componentize_py(layout)?;
-                }
-                Lang::Js => {
-                    ensure_componentize_js(layout)?;
-                }
-                Lang::Go => {
-                    go::ensure_go_toolchain()?;
-                }
-            }
-            toolchain_ready = true;
-        }
-        let bytes = match lang {
-            Lang::C => build_c(layout, &build_dir, &name, &files[0])?,
-            Lang::Python => build_python(layout, &build_dir, &name, &files[0])?,
-            Lang::Js => build_js(layout, &build_dir, &name, &files[0])?,
-            Lang::Go => build_go(layout, &build_dir, &name, &files[0])?,
-        };
-        if !bytes.starts_with(b"\0asm\x0d\0\x01\0") {
-            return Err(Error::build(&name, "the toolchain did not produce a component"));
-        }
-        write_atomic(&out, &bytes).map_err(|e| Error::build(out.display().to_string(), e))?;
-        write_atomic(&stamp_path, stamp.as_bytes()).map_err(|e| Error::build("stamp", e))?;
-        built.push(Built { name, path: out, rebuilt: true });
+        let rebuilt = build_cached(lang, &name, &files, &dirs, &wit, &out)?;
+        built.push(Built { name, path: out, rebuilt });
     }
     Ok(built)
+}
+
+/// Where one build reads the contract and keeps its toolchains and intermediates.
+#[derive(Clone, Copy, Debug)]
+pub struct BuildDirs<'a> {
+    /// The directory holding the WIT tree `wit/` (contract 0.1.0) and
+    /// `wit/0.2/` (0.2.0, with its `deps/`): this repository, or an operator
+    /// project made by `host new`.
+    pub wit_base: &'a Path,
+    /// Where the Python and JavaScript toolchains are installed (and found).
+    pub toolchains: &'a Path,
+    /// Intermediate files (generated bindings, core modules, build stamps).
+    pub build: &'a Path,
+}
+
+/// Builds operator `name` of `lang` from `files` (its main source first, then
+/// the other inputs) into `out`, unless `out` exists and a digest of the
+/// inputs is the one recorded beside the intermediates (`wit` is
+/// [`wit_digest`] of the WIT tree). Returns whether it was rebuilt.
+pub fn build_cached(lang: Lang, name: &str, files: &[PathBuf], dirs: &BuildDirs<'_>, wit: &str, out: &Path) -> Result<bool, Error> {
+    let stamp_path = dirs.build.join(format!("{name}.stamp"));
+    let stamp = stamp(lang, wit, files)?;
+    if out.exists() && std::fs::read_to_string(&stamp_path).ok().as_deref() == Some(stamp.as_str()) {
+        return Ok(false);
+    }
+    let bytes = build_source(lang, name, files, dirs)?;
+    if let Some(parent) = out.parent() {
+        std::fs::create_dir_all(parent).map_err(|e| Error::build(parent.display().to_string(), e))?;
+    }
+    write_atomic(out, &bytes).map_err(|e| Error::build(out.display().to_string(), e))?;
+    write_atomic(&stamp_path, stamp.as_bytes()).map_err(|e| Error::build("stamp", e))?;
+    Ok(true)
+}
+
+/// Installs `lang`'s toolchain if missing and builds operator `name` from
+/// `files` (main source first) into a component, returned as bytes.
+pub fn build_source(lang: Lang, name: &str, files: &[PathBuf], dirs: &BuildDirs<'_>) -> Result<Vec<u8>, Error> {
+    std::fs::create_dir_all(dirs.build).map_err(|e| Error::build(dirs.build.display().to_string(), e))?;
+    let main = files.first().ok_or_else(|| Error::build(name, "no source file"))?;
+    let bytes = match lang {
+        Lang::C => {
+            ensure_c_toolchain()?;
+            build_c(dirs.wit_base, dirs.build, name, main)?
+        }
+        Lang::Python => build_python(dirs, name, main)?,
+        Lang::Js => build_js(dirs, name, main)?,
+        Lang::Go => {
+            go::ensure_go_toolchain()?;
+            build_go(dirs.wit_base, dirs.build, name, main)?
+        }
+    };
+    if !bytes.starts_with(b"\0asm\x0d\0\x01\0") {
+        return Err(Error::build(name, "the toolchain did not produce a component"));
+    }
+    Ok(bytes)
 }
 
 /// The operators of `lang`: (name, [main source, other inputs...]), sorted.
@@ -265,9 +293,9 @@ fn sources(lang: Lang, layout: &Layout) -> Result<Vec<(String, Vec<PathBuf>)>, E
     Ok(found)
 }
 
-/// A digest of every `.wit` file under `dir` (every contract version: `wit/`
+/// A digest of every `.wit` file under `dir`, following symbolic links (every contract version: `wit/`
 /// and `wit/0.2/`, with its `deps/`).
-fn wit_digest(dir: &Path) -> Result<String, Error> {
+pub fn wit_digest(dir: &Path) -> Result<String, Error> {
     let (mut files, mut dirs) = (Vec::new(), vec![dir.to_path_buf()]);
     while let Some(d) = dirs.pop() {
         for path in std::fs::read_dir(&d).map_err(|e| Error::build(d.display().to_string(), e))?.flatten().map(|e| e.path()) {
@@ -309,7 +337,19 @@ fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     std::fs::rename(&tmp, path)
 }
 
-/// Runs `cmd`, returning its output, or a description of the failure.
+/// Takes an exclusive lock on `path` (created if missing), held until the
+/// returned file is dropped: one installer or build at a time, also across processes.
+fn lock(path: &Path) -> Result<std::fs::File, Error> {
+    if let Some(parent) = path.parent() {
+        std::fs::create_dir_all(parent).map_err(|e| Error::build(parent.display().to_string(), e))?;
+    }
+    let file = std::fs::File::create(path).map_err(|e| Error::build(format!("lock file {}", path.display()), e))?;
+    file.lock().map_err(|e| Error::build(format!("lock file {}", path.display()), e))?;
+    Ok(file)
+}
+
+/// Runs `cmd`, returning its output, or a description of the failure with
+/// the tool's output ([`shown_output`]).
 fn run(cmd: &mut Command) -> Result<Output, String> {
     let shown = format!("{cmd:?}");
     match cmd.output() {
@@ -317,18 +357,48 @@ fn run(cmd: &mut Command) -> Result<Output, String> {
         Ok(o) => Err(format!(
             "`{shown}` failed ({}):\n{}{}",
             o.status,
-            tail(&String::from_utf8_lossy(&o.stdout)),
-            tail(&String::from_utf8_lossy(&o.stderr))
+            shown_output(&String::from_utf8_lossy(&o.stdout)),
+            shown_output(&String::from_utf8_lossy(&o.stderr))
         )),
         Err(e) => Err(format!("cannot run `{shown}`: {e}")),
     }
 }
 
-/// The last 40 lines of `s`.
-fn tail(s: &str) -> String {
-    let lines: Vec<&str> = s.lines().collect();
-    let start = lines.len().saturating_sub(40);
-    lines[start..].iter().map(|l| format!("{l}\n")).collect()
+/// At most this many lines of a failing tool's output are shown, its first
+/// ones and its last ones: the cause (a Python traceback, a compiler error)
+/// is usually at the top, the summary at the bottom.
+const SHOWN_LINES: usize = 200;
+
+/// A failing tool's output as shown in an error: without the stack
+/// backtraces of the tool's own Rust code (componentize-py prints one under
+/// `RUST_BACKTRACE=1`; they say nothing about the operator), and, when longer
+/// than [`SHOWN_LINES`], its first and last lines with a note of how many
+/// were left out between them.
+pub fn shown_output(s: &str) -> String {
+    let mut lines = Vec::new();
+    let mut in_backtrace = false;
+    for line in s.lines() {
+        if line.trim_start().starts_with("Stack backtrace:") {
+            in_backtrace = true;
+            continue;
+        }
+        // A backtrace's frames are indented ("   0: ...", "      at ..."); it ends at the first line that is not.
+        if in_backtrace && (line.starts_with(' ') || line.is_empty()) {
+            continue;
+        }
+        in_backtrace = false;
+        lines.push(line);
+    }
+    let mut out = String::new();
+    if lines.len() <= SHOWN_LINES {
+        lines.iter().for_each(|l| out.extend([*l, "\n"]));
+    } else {
+        let (head, tail) = (SHOWN_LINES * 3 / 4, SHOWN_LINES / 4);
+        lines[..head].iter().for_each(|l| out.extend([*l, "\n"]));
+        out.push_str(&format!("[... {} lines left out ...]\n", lines.len() - head - tail));
+        lines[lines.len() - tail..].iter().for_each(|l| out.extend([*l, "\n"]));
+    }
+    out
 }
 
 // ---------------------------------------------------------------- C
@@ -348,7 +418,7 @@ const C_FILES: &[&str] = &[
 /// include directory (the rest of `/usr/include` is the host's libc).
 const XXHASH_H: &str = "/usr/include/xxhash.h";
 
-/// The WIT directory (under the repository root) and world a C source
+/// The WIT directory (under the repository root or project) and world a C source
 /// targets: `cairn:operator@0.2.0` when it includes `operator_world_v2.h`,
 /// else 0.1.0.
 fn c_world(source: &Path) -> (&'static str, &'static str) {
@@ -423,10 +493,10 @@ pub fn componentize_core(core: &[u8]) -> Result<Vec<u8>, String> {
         .map_err(|e| format!("{e:?}"))
 }
 
-fn build_c(layout: &Layout, build_dir: &Path, name: &str, source: &Path) -> Result<Vec<u8>, Error> {
+fn build_c(wit_base: &Path, build_dir: &Path, name: &str, source: &Path) -> Result<Vec<u8>, Error> {
     let (wit, world) = c_world(source);
     let gen_dir = build_dir.join(format!("gen-{world}"));
-    generate_c_bindings_of(&layout.root.join(wit), world, &gen_dir)?;
+    generate_c_bindings_of(&wit_base.join(wit), world, &gen_dir)?;
     let include = build_dir.join("include");
     std::fs::create_dir_all(&include).map_err(|e| Error::build(name, e))?;
     std::fs::copy(XXHASH_H, include.join("xxhash.h")).map_err(|e| Error::build(format!("C operator `{name}`: copying {XXHASH_H}"), e))?;
@@ -452,10 +522,11 @@ fn build_c(layout: &Layout, build_dir: &Path, name: &str, source: &Path) -> Resu
 
 // ---------------------------------------------------------------- Python
 
-/// Installs componentize-py into a venv under `target/guest-toolchains/` if
-/// missing; returns its executable.
-fn ensure_componentize_py(layout: &Layout) -> Result<PathBuf, Error> {
-    let venv = layout.toolchains_dir().join(format!("componentize-py-{COMPONENTIZE_PY}"));
+/// Installs componentize-py into a venv under `toolchains` if missing;
+/// returns its executable.
+fn ensure_componentize_py(toolchains: &Path) -> Result<PathBuf, Error> {
+    let _lock = lock(&toolchains.join("componentize-py.lock"))?;
+    let venv = toolchains.join(format!("componentize-py-{COMPONENTIZE_PY}"));
     let exe = venv.join("bin/componentize-py");
     if venv.join(".installed").exists() && exe.exists() {
         return Ok(exe);
@@ -470,28 +541,37 @@ fn ensure_componentize_py(layout: &Layout) -> Result<PathBuf, Error> {
     Ok(exe)
 }
 
-fn build_python(layout: &Layout, build_dir: &Path, name: &str, app: &Path) -> Result<Vec<u8>, Error> {
-    let exe = ensure_componentize_py(layout)?;
-    let out = build_dir.join(format!("{name}.wasm"));
+fn build_python(dirs: &BuildDirs<'_>, name: &str, app: &Path) -> Result<Vec<u8>, Error> {
+    let exe = ensure_componentize_py(dirs.toolchains)?;
+    let out = dirs.build.join(format!("{name}.wasm"));
+    let app_dir = std::path::absolute(app.parent().unwrap_or(Path::new("."))).map_err(|e| Error::build(name, e))?;
     let mut cmd = Command::new(exe);
-    // No __pycache__ beside the sources.
-    cmd.env("PYTHONDONTWRITEBYTECODE", "1").arg("-d")
-        .arg(layout.root.join("wit"))
+    // No __pycache__ beside the sources; no backtrace of componentize-py's own code.
+    cmd.env("PYTHONDONTWRITEBYTECODE", "1")
+        .env("RUST_BACKTRACE", "0")
+        .env("RUST_LIB_BACKTRACE", "0")
+        .arg("-d")
+        .arg(dirs.wit_base.join("wit"))
         .args(["-w", WORLD, "componentize", "-p"])
-        .arg(app.parent().unwrap_or(Path::new(".")))
+        .arg(&app_dir)
         .arg("app")
         .arg("-o")
         .arg(&out);
-    run(&mut cmd).map_err(|e| Error::build(format!("Python operator `{name}`"), e))?;
+    // componentize-py runs the app in a sandbox where its directory is `/0`:
+    // tracebacks name the real file instead.
+    run(&mut cmd).map_err(|e| {
+        Error::build(format!("Python operator `{name}`"), e.replace("File \"/0/", &format!("File \"{}/", app_dir.display())))
+    })?;
     std::fs::read(&out).map_err(|e| Error::build(name, e))
 }
 
 // ---------------------------------------------------------------- JavaScript
 
-/// Installs the componentize-js CLI with npm under `target/guest-toolchains/`
-/// if missing; returns its executable.
-fn ensure_componentize_js(layout: &Layout) -> Result<PathBuf, Error> {
-    let dir = layout.toolchains_dir().join(format!("componentize-js-{COMPONENTIZE_JS}"));
+/// Installs the componentize-js CLI with npm under `toolchains` if missing;
+/// returns its executable.
+fn ensure_componentize_js(toolchains: &Path) -> Result<PathBuf, Error> {
+    let _lock = lock(&toolchains.join("componentize-js.lock"))?;
+    let dir = toolchains.join(format!("componentize-js-{COMPONENTIZE_JS}"));
     let exe = dir.join("node_modules/.bin/componentize-js");
     if dir.join(".installed").exists() && exe.exists() {
         return Ok(exe);
@@ -509,15 +589,16 @@ fn ensure_componentize_js(layout: &Layout) -> Result<PathBuf, Error> {
     Ok(exe)
 }
 
-fn build_js(layout: &Layout, build_dir: &Path, name: &str, source: &Path) -> Result<Vec<u8>, Error> {
-    let exe = ensure_componentize_js(layout)?;
-    let out = build_dir.join(format!("{name}.wasm"));
+fn build_js(dirs: &BuildDirs<'_>, name: &str, source: &Path) -> Result<Vec<u8>, Error> {
+    let exe = ensure_componentize_js(dirs.toolchains)?;
+    let out = std::path::absolute(dirs.build.join(format!("{name}.wasm"))).map_err(|e| Error::build(name, e))?;
+    let source = std::path::absolute(source).map_err(|e| Error::build(name, e))?;
     // componentize-js reads the WIT folder relative to the working directory.
     let mut cmd = Command::new(exe);
     cmd.args(["--wit", "wit", "--world-name", WORLD, "-d", "http", "fetch-event", "-o"])
         .arg(&out)
-        .arg(source)
-        .current_dir(&layout.root);
+        .arg(&source)
+        .current_dir(dirs.wit_base);
     run(&mut cmd).map_err(|e| Error::build(format!("JavaScript operator `{name}`"), e))?;
     std::fs::read(&out).map_err(|e| Error::build(name, e))
 }
@@ -537,10 +618,10 @@ pub fn build_go_package(layout: &Layout, dir: &Path) -> Result<Vec<u8>, Error> {
     bytes
 }
 
-fn build_go(layout: &Layout, build_dir: &Path, name: &str, main: &Path) -> Result<Vec<u8>, Error> {
+fn build_go(wit_base: &Path, build_dir: &Path, name: &str, main: &Path) -> Result<Vec<u8>, Error> {
     let core = build_dir.join(format!("{name}.core.wasm"));
     let package = main.parent().unwrap_or(Path::new("."));
-    go::build_component(&layout.root.join("wit"), package, &core, &build_dir.join("go-cache"))
+    go::build_component(&wit_base.join("wit"), package, &core, &build_dir.join("go-cache"))
 }
 
 #[cfg(test)]
@@ -552,5 +633,27 @@ mod tests {
         let layout = Layout::at(PathBuf::from("."));
         assert!(layout.root.is_absolute(), "{}", layout.root.display());
         assert_eq!(layout.root, std::env::current_dir().unwrap().canonicalize().unwrap());
+    }
+
+    /// What componentize-py prints for a Python error under `RUST_BACKTRACE=1`:
+    /// the traceback stays, the Rust backtrace after it goes.
+    #[test]
+    fn a_tools_backtrace_is_left_out_and_its_cause_kept() {
+        let mut out = String::from("Traceback (most recent call last):\n  File \"/0/app.py\", line 21, in <module>\n    FORMAT = oops\nNameError: name 'oops' is not defined\n\nCaused by:\n    NameError: name 'oops' is not defined\n\nStack backtrace:\n");
+        for i in 0..60 {
+            out.push_str(&format!("  {i}: frame\n             at ./src/lib.rs:{i}:1\n"));
+        }
+        let shown = shown_output(&out);
+        assert!(shown.contains("app.py\", line 21") && shown.contains("NameError: name 'oops'"), "{shown}");
+        assert!(!shown.contains("backtrace") && !shown.contains("frame"), "{shown}");
+    }
+
+    #[test]
+    fn long_output_keeps_its_first_and_last_lines() {
+        let out: String = (0..1000).map(|i| format!("line {i}\n")).collect();
+        let shown = shown_output(&out);
+        assert_eq!(shown.lines().count(), SHOWN_LINES + 1);
+        assert!(shown.starts_with("line 0\n") && shown.ends_with("line 999\n"), "{shown}");
+        assert!(shown.contains("[... 800 lines left out ...]"), "{shown}");
     }
 }

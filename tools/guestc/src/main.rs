@@ -9,6 +9,10 @@
 //! DIR (a module that requires the `cairn` package of `operators/go`) into the
 //! component OUT.wasm, against this repository's `wit/` (or `--root`'s).
 //!
+//! For an operator of your own outside this repository, `host new operator
+//! NAME --lang c|python|js|rust` writes a project (with the WIT files it
+//! needs) and `host build DIR` builds it, with this crate as its library.
+//!
 //! Installs a missing toolchain first (see the crate docs). Prints one line per
 //! operator. Exit status 0 on success, 75 when a toolchain is missing and could
 //! not be installed (registry unreachable, no permission), 1 on any other error.
