@@ -18,5 +18,5 @@ pub use commands::{Barrier, SinkCommand, SourceCommand};
 pub use events::{Ack, AckPayload, CoordinatorInbox, Event};
 pub use job::{JobControl, JobStatus};
 pub use request::{Request, TriggerState, TriggerStatus};
-pub use snapshot::{Kind, PieceHandle, PieceKind, Redistribution, StateHandle, Trigger};
+pub use snapshot::{ImageHandle, Kind, PieceHandle, PieceKind, Redistribution, StateHandle, Trigger};
 pub use stats::{CheckpointStats, Record, SubtaskRecord};

@@ -187,17 +187,17 @@ impl Job {
 
         // Compile each distinct component once: the contract version of an
         // operator decides how keyed edges into it route.
-        let mut compiled: BTreeMap<std::path::PathBuf, OperatorComponent> = BTreeMap::new();
+        let mut compiled: BTreeMap<(std::path::PathBuf, crate::spec::StateMode), OperatorComponent> = BTreeMap::new();
         let mut components: BTreeMap<&str, OperatorComponent> = BTreeMap::new();
         for op in &spec.operators {
             let path = pipeline.resolve(&op.component);
-            let component = match compiled.get(&path) {
+            let component = match compiled.get(&(path.clone(), op.state)) {
                 Some(c) => c.for_operator(&op.id),
                 None => {
                     let t = Instant::now();
-                    let c = runtime.load(&op.id, &path)?;
+                    let c = runtime.load_as(&op.id, &path, op.state)?;
                     tracing::info!(operator = %op.id, path = %path.display(), digest = %&c.digest()[..12], world = %c.world(), ms = t.elapsed().as_millis() as u64, "component compiled");
-                    compiled.insert(path.clone(), c.clone());
+                    compiled.insert((path.clone(), op.state), c.clone());
                     c
                 }
             };

@@ -8,6 +8,7 @@ mod guests;
 mod kafka;
 mod languages;
 mod malformed;
+mod memory_state;
 mod nexmark;
 mod ownership;
 mod rescale;
