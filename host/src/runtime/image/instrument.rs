@@ -66,7 +66,7 @@ pub enum Uncapturable {
     #[error("it is not a valid component: {0}")]
     Invalid(String),
     /// A nested component, whose instances the rewrite does not reach.
-    #[error("it nests components, whose core instances the host cannot reach")]
+    #[error("it nests components that hold core modules, whose instances the host cannot reach")]
     Nested,
     /// A shared memory (threads): its content changes under the host.
     #[error("core module {module} defines a shared memory (threads), which changes while the host copies it")]
@@ -138,31 +138,39 @@ pub fn instrument(component: &[u8]) -> Result<Instrumented, Uncapturable> {
     // Core instance index -> the defined module it instantiates.
     let mut instances: Vec<Option<usize>> = Vec::new();
 
-    let mut parser = Parser::new(0);
-    let mut data = component;
-    loop {
-        let (payload, consumed) = match parser.parse(data, true).map_err(invalid)? {
-            wasmparser::Chunk::Parsed { payload, consumed } => (payload, consumed),
-            wasmparser::Chunk::NeedMoreData(_) => return Err(Uncapturable::Invalid("truncated".into())),
-        };
-        let offset = component.len() - data.len();
-        let section = &component[offset..offset + consumed];
-        data = &data[consumed..];
+    // Top-level payloads only: those of a module or nested component (depth
+    // 1 and more) are skipped. A nested component that holds core modules
+    // is refused (wit-component nests components that only re-export types
+    // and functions: those are kept as they are).
+    let mut depth = 0usize;
+    let mut in_component = false;
+    for payload in Parser::new(0).parse_all(component) {
+        let payload = payload.map_err(invalid)?;
+        if depth > 0 {
+            match payload {
+                Payload::End(_) => depth -= 1,
+                Payload::ModuleSection { .. } if in_component => return Err(Uncapturable::Nested),
+                Payload::ModuleSection { .. } | Payload::ComponentSection { .. } => depth += 1,
+                _ => {}
+            }
+            continue;
+        }
+        let section = payload.as_section();
         match payload {
-            Payload::Version { .. } => continue,
-            Payload::End(_) => break,
             Payload::ModuleSection { unchecked_range, .. } => {
+                in_component = false;
                 let index = module_space.len() as u32;
-                let info = rewrite_module(&component[unchecked_range.clone()], index)?;
+                let info = rewrite_module(&component[unchecked_range], index)?;
                 out.section(&RawSection { id: wasm_encoder::ComponentSectionId::CoreModule as u8, data: &info.rewritten });
                 module_space.push(Some(modules.len()));
                 modules.push(info);
-                parser.skip_section();
-                // `consumed` covered only the section header: skip the module's bytes.
-                data = &component[unchecked_range.end..];
+                depth += 1;
                 continue;
             }
-            Payload::ComponentSection { .. } => return Err(Uncapturable::Nested),
+            Payload::ComponentSection { .. } => {
+                depth += 1;
+                in_component = true;
+            }
             Payload::InstanceSection(reader) => {
                 for instance in reader {
                     match instance.map_err(invalid)? {
@@ -201,7 +209,9 @@ pub fn instrument(component: &[u8]) -> Result<Instrumented, Uncapturable> {
             }
             _ => {}
         }
-        out.section(&RawSection { id: section[0], data: section_body(section) });
+        if let Some((id, range)) = section {
+            out.section(&RawSection { id, data: &component[range] });
+        }
     }
     debug_assert_eq!(module_space.len(), n_modules as usize);
     debug_assert_eq!(instances.len(), n_core_instances as usize);
@@ -286,14 +296,6 @@ pub fn instrument(component: &[u8]) -> Result<Instrumented, Uncapturable> {
         .validate_all(&bytes)
         .map_err(|e| Uncapturable::Invalid(format!("the host's rewrite is invalid (a host bug): {e}")))?;
     Ok(Instrumented { bytes, layout })
-}
-
-/// A raw section's body: what follows its id and size.
-fn section_body(section: &[u8]) -> &[u8] {
-    let mut reader = wasmparser::BinaryReader::new(&section[1..], 0);
-    let len = reader.read_var_u32().expect("a parsed section has a size") as usize;
-    let start = reader.original_position() + 1;
-    &section[start..start + len]
 }
 
 fn core_type(ty: wasmparser::ValType) -> ValType {
