@@ -264,6 +264,17 @@ impl Job {
             let component = components[op.id.as_str()].clone();
             let config = op.config.as_ref().map_or_else(|| "null".to_string(), |c| c.to_string());
             let restores = restore.operators.remove(&op.id);
+            let image = restores.as_ref().is_some_and(|r| r.iter().any(|r| r.image.is_some()));
+            if let Some(plan) = restore.plans.get(&op.id).filter(|p| image && p.world != component.world()) {
+                return Err(JobError::Host(format!(
+                    "operator `{}`: its state is a memory image taken by a {} component, and the component is now {}: a memory \
+                     image fits only the exact binary that took it; to change the component, give it `snapshot`/`restore` \
+                     exports (and drop `state: memory`), or start without this state (--allow-non-restored-state)",
+                    op.id,
+                    plan.world,
+                    component.world()
+                )));
+            }
             if let Some(plan) = restore.plans.get(&op.id).filter(|p| p.world != component.world()) {
                 return Err(JobError::Host(format!(
                     "operator `{}`: its state was written by a {} component and the component is now {}; state crosses between \
