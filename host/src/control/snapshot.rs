@@ -131,3 +131,27 @@ pub struct PieceHandle {
     /// SHA-256 of its bytes, hex.
     pub sha256: String,
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A memory image references its globals file and each distinct stored
+    /// page beside it: what the owner counts as referenced and pins.
+    #[test]
+    fn a_memory_image_references_its_pages_beside_its_file() {
+        let page = |s: &str| Some(s.to_string());
+        let image = ImageHandle { page_size: 65536, memories: vec![vec![page("aa"), None, page("bb"), page("aa")], vec![page("cc")]], globals: 2, new_pages: 1 };
+        let h = StateHandle {
+            file: "../../../state/gg".into(),
+            sha256: "gg".into(),
+            size: 5 * 65536 + 16,
+            format: "memory-image".into(),
+            version: 1,
+            range: None,
+            pieces: Vec::new(),
+            image: Some(image),
+        };
+        assert_eq!(h.files(), ["../../../state/gg", "../../../state/aa", "../../../state/bb", "../../../state/cc"]);
+    }
+}
