@@ -117,7 +117,7 @@ impl Inventory {
 
 /// The state files (paths under the storage root) that the snapshot in `dir` references.
 pub fn referenced_files(dir: &str, meta: &Metadata) -> Vec<String> {
-    meta.operators.values().flat_map(|o| &o.subtasks).filter_map(|h| join_relative(dir, &h.file)).collect()
+    meta.operators.values().flat_map(|o| &o.subtasks).flat_map(|h| h.files()).filter_map(|f| join_relative(dir, &f)).collect()
 }
 
 /// Metadata files already read, by path, with the size and time they were
@@ -259,6 +259,16 @@ pub async fn write_self_contained(found: &Found, to: &Storage, to_dir: &str) -> 
             let dst = format!("{to_dir}/{rel}");
             if !to.exists(&dst).await? {
                 to.put(&dst, found.storage.get(&src).await?).await?;
+            }
+            // A memory image's pages lie beside its `file`, here and there.
+            for page in h.files().into_iter().skip(1) {
+                let name = page.rsplit('/').next().unwrap_or(&page).to_string();
+                let src = super::storage::join_relative(&found.dir, &page)
+                    .ok_or_else(|| CheckpointError::Incompatible(format!("bad state reference `{page}`")))?;
+                let dst = format!("{to_dir}/state/{name}");
+                if !to.exists(&dst).await? {
+                    to.put(&dst, found.storage.get(&src).await?).await?;
+                }
             }
             h.file = rel;
         }

@@ -146,7 +146,7 @@ mod tests {
             let last = if c + 1 == cuts { own.last } else { first + step - 1 };
             pieces.push(PieceHandle { kind: PieceKind::Keyed(HashRange { first, last }), offset: 5 + 10 * c as u64, size: 10, sha256: "k".into() });
         }
-        StateHandle { file: format!("f{s}"), sha256: "x".into(), size: 5 + 10 * cuts as u64, format: "postcard".into(), version: 1, range: Some(own), pieces }
+        StateHandle { file: format!("f{s}"), sha256: "x".into(), size: 5 + 10 * cuts as u64, format: "postcard".into(), version: 1, range: Some(own), pieces, image: None }
     }
 
     fn saved(n: usize, cuts: usize) -> OperatorState {

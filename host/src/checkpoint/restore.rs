@@ -47,6 +47,12 @@ pub async fn load(found: &Found, spec: &PipelineSpec, allow_non_restored: bool) 
             tracing::warn!(operator = %op.id, "operator starts without state");
             continue;
         };
+        if saved.subtasks.iter().any(|h| h.image.is_some()) {
+            let (restores, plan) = load_images(found, &op.id, saved, op.parallelism, &here).await?;
+            state.operators.insert(op.id.clone(), restores);
+            state.plans.insert(op.id.clone(), plan);
+            continue;
+        }
         let plan = rescale::plan(&op.id, saved, op.parallelism).map_err(|e| CheckpointError::Incompatible(format!("{e} (in {here})")))?;
         let Some(plan) = plan else {
             continue; // stateless at another parallelism: nothing to restore
@@ -71,7 +77,7 @@ pub async fn load(found: &Found, spec: &PipelineSpec, allow_non_restored: bool) 
                 pieces.push(RestorePiece { kind: pick.piece.as_ref().map(|p| p.kind), from_subtask: pick.from_subtask, bytes });
             }
             let first = &saved.subtasks[0];
-            restores.push(Restore { format: first.format.clone(), version: first.version, from_parallelism: plan.from, pieces });
+            restores.push(Restore { format: first.format.clone(), version: first.version, from_parallelism: plan.from, pieces, image: None });
             files.clear();
         }
         state.operators.insert(op.id.clone(), restores);
@@ -95,6 +101,85 @@ pub async fn load(found: &Found, spec: &PipelineSpec, allow_non_restored: bool) 
         }
     }
     Ok(state)
+}
+
+/// The memory images of operator `id` (`state: memory`), one per subtask, read
+/// and checked page by page. A memory image is one instance's memory: it
+/// restores only at the parallelism it was taken at.
+async fn load_images(
+    found: &Found,
+    id: &str,
+    saved: &super::metadata::OperatorState,
+    parallelism: usize,
+    here: &str,
+) -> Result<(Vec<Restore>, rescale::OperatorPlan), CheckpointError> {
+    if saved.parallelism != parallelism {
+        return Err(CheckpointError::Incompatible(format!(
+            "operator `{id}`: its state in {here} is a memory image taken at parallelism {}, and the pipeline asks for {parallelism}; \
+             a memory image is one instance's memory and cannot be split or merged: run it at parallelism {}, or give the operator \
+             `snapshot`/`restore` exports with keyed state (cairn:operator@0.2.0) to rescale",
+            saved.parallelism, saved.parallelism
+        )));
+    }
+    let mut restores = Vec::with_capacity(parallelism);
+    for handle in &saved.subtasks {
+        let image = read_image(found, handle).await?;
+        restores.push(Restore {
+            format: handle.format.clone(),
+            version: handle.version,
+            from_parallelism: saved.parallelism,
+            pieces: Vec::new(),
+            image: Some((std::sync::Arc::new(image), saved.component_digest.clone())),
+        });
+    }
+    let subtasks = (0..parallelism).map(|s| vec![rescale::Pick { from_subtask: s, piece: None }]).collect();
+    let plan = rescale::OperatorPlan { operator: id.into(), world: saved.world, from: saved.parallelism, to: parallelism, subtasks };
+    Ok((restores, plan))
+}
+
+/// Reads a memory image (`handle.image`): its globals file and every page
+/// file, each checked against its SHA-256; zero pages are not stored.
+pub async fn read_image(found: &Found, handle: &StateHandle) -> Result<crate::runtime::image::Image, CheckpointError> {
+    use futures::StreamExt;
+    let Some(pages) = &handle.image else {
+        return Err(CheckpointError::Incompatible(format!("{}: `{}` is not a memory image", found.url(), handle.file)));
+    };
+    if pages.page_size != crate::runtime::image::PAGE as u64 {
+        return Err(CheckpointError::Incompatible(format!("{}: memory image pages of {} bytes (this host reads 64 KiB pages)", found.url(), pages.page_size)));
+    }
+    let globals = found.storage.get(&resolve(found, &handle.file)?).await?;
+    check(found, &handle.file, &globals, &handle.sha256)?;
+    let dir = handle.file.rsplit_once('/').map_or(String::new(), |(d, _)| format!("{d}/"));
+    let zero = Bytes::from(vec![0u8; crate::runtime::image::PAGE]);
+    let mut memories = Vec::with_capacity(pages.memories.len());
+    for list in &pages.memories {
+        let read = futures::stream::iter(list.iter().map(|sha| {
+            let (zero, rel) = (zero.clone(), sha.as_ref().map(|s| format!("{dir}{s}")));
+            async move {
+                let (Some(rel), Some(sha)) = (rel, sha) else { return Ok::<_, CheckpointError>(zero) };
+                let bytes = found.storage.get(&resolve(found, &rel)?).await?;
+                check(found, &rel, &bytes, sha)?;
+                Ok(bytes)
+            }
+        }))
+        .buffered(32)
+        .collect::<Vec<_>>()
+        .await;
+        memories.push(read.into_iter().collect::<Result<Vec<Bytes>, _>>()?);
+    }
+    Ok(crate::runtime::image::Image { memories, globals })
+}
+
+fn resolve(found: &Found, rel: &str) -> Result<String, CheckpointError> {
+    join_relative(&found.dir, rel).ok_or_else(|| CheckpointError::Incompatible(format!("{}: bad state reference `{rel}`", found.url())))
+}
+
+fn check(found: &Found, rel: &str, bytes: &[u8], sha: &str) -> Result<(), CheckpointError> {
+    let actual = hex::encode(Sha256::digest(bytes));
+    if actual != sha {
+        return Err(CheckpointError::Corrupt { path: found.storage.url_of(&resolve(found, rel)?), expected: sha.into(), actual });
+    }
+    Ok(())
 }
 
 /// Reads one state file of `found` and checks it against its handle (size and SHA-256).
@@ -126,7 +211,11 @@ pub async fn read_piece(found: &Found, handle: &StateHandle, piece: &PieceHandle
 /// SHA-256: whether the snapshot is whole (what `host checkpoint list --verify` reports).
 pub async fn verify(found: &Found) -> Result<(), CheckpointError> {
     for handle in found.metadata.operators.values().flat_map(|o| &o.subtasks) {
-        read_state(found, handle).await?;
+        if handle.image.is_some() {
+            read_image(found, handle).await?;
+        } else {
+            read_state(found, handle).await?;
+        }
     }
     Ok(())
 }

@@ -9,8 +9,24 @@ use sha2::{Digest, Sha256};
 use tokio::sync::mpsc::UnboundedSender;
 
 use super::{Pins, Storage, layout};
-use crate::control::{Ack, AckPayload, Event, PieceHandle, StateHandle};
+use std::sync::Arc;
+
+use futures::StreamExt;
+
+use crate::control::{Ack, AckPayload, Event, ImageHandle, PieceHandle, StateHandle};
+use crate::runtime::image::{Image, PAGE};
 use crate::runtime::{Part, Snapshot};
+
+/// Why a snapshot could not be stored.
+#[derive(Debug, thiserror::Error)]
+enum UploadError {
+    /// Storage failed.
+    #[error(transparent)]
+    Storage(#[from] super::StorageError),
+    /// The hashing task failed.
+    #[error("hashing the memory image failed: {0}")]
+    Hash(String),
+}
 
 /// Uploads snapshots for the tasks of one job.
 #[derive(Clone)]
@@ -49,7 +65,10 @@ impl Uploader {
         }.instrument(span));
     }
 
-    async fn store(&self, id: u64, snapshot: Snapshot) -> Result<(StateHandle, u64), super::StorageError> {
+    async fn store(&self, id: u64, snapshot: Snapshot) -> Result<(StateHandle, u64), UploadError> {
+        if let Some(image) = snapshot.image.clone() {
+            return self.store_image(id, image).await;
+        }
         let started = Instant::now();
         let size = snapshot.len() as u64;
         let pieces: Vec<Bytes> = snapshot.chunks;
@@ -75,6 +94,72 @@ impl Uploader {
             version: snapshot.version,
             range: snapshot.range,
             pieces: handles,
+            image: None,
+        };
+        Ok((handle, uploaded))
+    }
+}
+
+impl Uploader {
+    /// A memory image: every non-zero page is a content-addressed file of its
+    /// own, uploaded only if storage does not hold it yet (so a checkpoint
+    /// uploads the pages that changed); the globals are one more such file.
+    async fn store_image(&self, id: u64, image: Arc<Image>) -> Result<(StateHandle, u64), UploadError> {
+        let started = Instant::now();
+        let hashed = image.clone();
+        let (memories, globals_sha) = tokio::task::spawn_blocking(move || hashed.digests())
+            .await
+            .map_err(|e| UploadError::Hash(e.to_string()))?;
+        // Every distinct non-zero page with its bytes, then the globals.
+        let mut files: Vec<(String, Bytes)> = Vec::new();
+        let mut seen = std::collections::BTreeSet::new();
+        for (m, pages) in memories.iter().enumerate() {
+            for (sha, page) in pages.iter().zip(image.pages(m)) {
+                if let Some(sha) = sha.as_ref().filter(|s| seen.insert((*s).clone())) {
+                    files.push((sha.clone(), page));
+                }
+            }
+        }
+        if seen.insert(globals_sha.clone()) {
+            files.push((globals_sha.clone(), image.globals.clone()));
+        }
+        for (sha, _) in &files {
+            self.pins.pin(id, sha).await;
+        }
+        let (mut uploaded, mut new_pages) = (0u64, 0u64);
+        let results = futures::stream::iter(files.into_iter().map(|(sha, bytes)| {
+            let path = layout::state_file(&self.pipeline, &sha);
+            let storage = self.storage.clone();
+            async move {
+                if storage.exists(&path).await? {
+                    return Ok::<_, super::StorageError>(None);
+                }
+                let n = bytes.len() as u64;
+                storage.put(&path, bytes).await?;
+                Ok(Some((sha, n)))
+            }
+        }))
+        .buffer_unordered(16)
+        .collect::<Vec<_>>()
+        .await;
+        for r in results {
+            if let Some((sha, n)) = r? {
+                uploaded += n;
+                new_pages += u64::from(sha != globals_sha);
+            }
+        }
+        let size = image.len();
+        let pages: usize = memories.iter().map(Vec::len).sum();
+        tracing::debug!(event = "uploaded", checkpoint = id, size, uploaded, pages, new_pages, ms = started.elapsed().as_millis() as u64, "memory image uploaded");
+        let handle = StateHandle {
+            file: layout::state_ref_from_checkpoint(&globals_sha),
+            sha256: globals_sha,
+            size,
+            format: crate::runtime::image::FORMAT.into(),
+            version: crate::runtime::image::VERSION,
+            range: None,
+            pieces: Vec::new(),
+            image: Some(ImageHandle { page_size: PAGE as u64, memories, globals: image.globals.len() / 8, new_pages }),
         };
         Ok((handle, uploaded))
     }

@@ -175,14 +175,15 @@ pub fn main() -> anyhow::Result<()> {
             let p = Pipeline::load(&pipeline)?;
             let runtime = Runtime::new()?;
             for op in &p.spec.operators {
-                let c = runtime.load(&op.id, &p.resolve(&op.component))?;
+                let c = runtime.load_as(&op.id, &p.resolve(&op.component), op.state)?;
                 let inputs = op.input.ids().len();
                 let note = match c.world() {
                     crate::runtime::World::V0_1 if inputs > 1 => " (0.1.0 does not tell its inputs apart: their events arrive merged)",
                     crate::runtime::World::V0_1 => " (restores at the parallelism its state was taken at)",
                     crate::runtime::World::V0_2 => " (keyed state rescales; inputs told apart)",
                 };
-                eprintln!("operator {}: {}{note}", op.id, c.world());
+                let state = if c.is_memory_image() { ", state: memory (the host snapshots its memory)" } else { "" };
+                eprintln!("operator {}: {}{note}{state}", op.id, c.world());
             }
             eprintln!("{}: ok ({} sources, {} operators, {} sinks)", pipeline.display(), p.spec.sources.len(), p.spec.operators.len(), p.spec.sinks.len());
             Ok(())

@@ -25,7 +25,7 @@ pub(super) fn check(pipeline: &Path, from: &str, allow: bool, json: bool) -> any
         let saved = found.metadata.operators.get(&op.id);
         let plan = state.plans.get(&op.id);
         let outcome = (|| -> Result<String, String> {
-            let component = runtime.load(&op.id, &p.resolve(&op.component)).map_err(|e| e.to_string())?;
+            let component = runtime.load_as(&op.id, &p.resolve(&op.component), op.state).map_err(|e| e.to_string())?;
             let Some(restores) = state.operators.remove(&op.id) else {
                 return Ok("no state to restore".into());
             };
@@ -265,6 +265,18 @@ fn inspect(location: &str, pipeline: Option<&Path>, json: bool) -> anyhow::Resul
         println!("operator {id}: parallelism {}, cairn:operator@{}, component sha256 {}", op.parallelism, op.world.version(), op.component_digest);
         for (i, h) in op.subtasks.iter().enumerate() {
             println!("  subtask {i}: {} bytes, {} v{}, sha256 {}", h.size, h.format, h.version, h.sha256);
+            if let Some(image) = &h.image {
+                let pages: usize = image.memories.iter().map(Vec::len).sum();
+                let stored = image.memories.iter().flatten().filter(|p| p.is_some()).count();
+                println!(
+                    "    memory image: {} memories, {pages} pages of {} bytes ({stored} stored, {} zero), {} globals; {} pages new in this snapshot",
+                    image.memories.len(),
+                    image.page_size,
+                    pages - stored,
+                    image.globals,
+                    image.new_pages
+                );
+            }
             if let Some(r) = h.range {
                 let keyed = h.pieces.iter().filter(|p| matches!(p.kind, crate::control::PieceKind::Keyed(_))).count();
                 println!("    key hashes {r}: {keyed} keyed pieces, {} operator pieces", h.pieces.len() - keyed);

@@ -20,5 +20,5 @@ pub use events::{Ack, AckPayload, CoordinatorInbox, Event};
 pub use job::{JobControl, JobStatus};
 pub use metrics::{JobCounters, TaskCounters, TaskReading, TaskSample};
 pub use request::{Request, TriggerState, TriggerStatus};
-pub use snapshot::{Kind, PieceHandle, PieceKind, Redistribution, StateHandle, Trigger};
+pub use snapshot::{ImageHandle, Kind, PieceHandle, PieceKind, Redistribution, StateHandle, Trigger};
 pub use stats::{CheckpointStats, Record, SubtaskRecord};

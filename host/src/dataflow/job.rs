@@ -187,17 +187,17 @@ impl Job {
 
         // Compile each distinct component once: the contract version of an
         // operator decides how keyed edges into it route.
-        let mut compiled: BTreeMap<std::path::PathBuf, OperatorComponent> = BTreeMap::new();
+        let mut compiled: BTreeMap<(std::path::PathBuf, crate::spec::StateMode), OperatorComponent> = BTreeMap::new();
         let mut components: BTreeMap<&str, OperatorComponent> = BTreeMap::new();
         for op in &spec.operators {
             let path = pipeline.resolve(&op.component);
-            let component = match compiled.get(&path) {
+            let component = match compiled.get(&(path.clone(), op.state)) {
                 Some(c) => c.for_operator(&op.id),
                 None => {
                     let t = Instant::now();
-                    let c = runtime.load(&op.id, &path)?;
+                    let c = runtime.load_as(&op.id, &path, op.state)?;
                     tracing::info!(operator = %op.id, path = %path.display(), digest = %&c.digest()[..12], world = %c.world(), ms = t.elapsed().as_millis() as u64, "component compiled");
-                    compiled.insert(path.clone(), c.clone());
+                    compiled.insert((path.clone(), op.state), c.clone());
                     c
                 }
             };
@@ -264,6 +264,17 @@ impl Job {
             let component = components[op.id.as_str()].clone();
             let config = op.config.as_ref().map_or_else(|| "null".to_string(), |c| c.to_string());
             let restores = restore.operators.remove(&op.id);
+            let image = restores.as_ref().is_some_and(|r| r.iter().any(|r| r.image.is_some()));
+            if let Some(plan) = restore.plans.get(&op.id).filter(|p| image && p.world != component.world()) {
+                return Err(JobError::Host(format!(
+                    "operator `{}`: its state is a memory image taken by a {} component, and the component is now {}: a memory \
+                     image fits only the exact binary that took it; to change the component, give it `snapshot`/`restore` \
+                     exports (and drop `state: memory`), or start without this state (--allow-non-restored-state)",
+                    op.id,
+                    plan.world,
+                    component.world()
+                )));
+            }
             if let Some(plan) = restore.plans.get(&op.id).filter(|p| p.world != component.world()) {
                 return Err(JobError::Host(format!(
                     "operator `{}`: its state was written by a {} component and the component is now {}; state crosses between \

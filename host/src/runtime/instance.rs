@@ -28,6 +28,8 @@ pub struct Snapshot {
     pub parts: Vec<Part>,
     /// The key hashes the subtask owned (0.2.0).
     pub range: Option<HashRange>,
+    /// A memory image copied out by the host (`state: memory`); then `chunks` is empty.
+    pub image: Option<std::sync::Arc<super::image::Image>>,
 }
 
 /// One piece of a 0.2.0 snapshot.
@@ -42,12 +44,15 @@ pub struct Part {
 impl Snapshot {
     /// A 0.1.0 snapshot of `bytes` in one chunk (as read back from storage).
     pub fn from_bytes(format: String, version: u32, bytes: bytes::Bytes) -> Snapshot {
-        Snapshot { format, version, chunks: vec![bytes], parts: Vec::new(), range: None }
+        Snapshot { format, version, chunks: vec![bytes], parts: Vec::new(), range: None, image: None }
     }
 
-    /// Total bytes.
+    /// Total bytes (of the memory image, for `state: memory`).
     pub fn len(&self) -> usize {
-        self.chunks.iter().map(bytes::Bytes::len).sum()
+        match &self.image {
+            Some(image) => image.len() as usize,
+            None => self.chunks.iter().map(bytes::Bytes::len).sum(),
+        }
     }
 
     /// Whether the state is empty (a stateless operator's).
@@ -79,6 +84,9 @@ pub struct Restore {
     pub from_parallelism: usize,
     /// The pieces, in order.
     pub pieces: Vec<RestorePiece>,
+    /// A memory image (`state: memory`), and the digest of the component that
+    /// took it; then `pieces` is empty.
+    pub image: Option<(std::sync::Arc<super::image::Image>, String)>,
 }
 
 /// One piece handed to a restoring subtask.
@@ -110,7 +118,18 @@ impl Restore {
                 })
                 .collect()
         };
-        Restore { format: snapshot.format.clone(), version: snapshot.version, from_parallelism: parallelism, pieces }
+        Restore { format: snapshot.format.clone(), version: snapshot.version, from_parallelism: parallelism, pieces, image: None }
+    }
+
+    /// Restoring `snapshot`, a memory image taken by an instance of the component of digest `digest`.
+    pub fn own_image(snapshot: &Snapshot, digest: &str) -> Restore {
+        Restore {
+            format: snapshot.format.clone(),
+            version: snapshot.version,
+            from_parallelism: 1,
+            pieces: Vec::new(),
+            image: snapshot.image.clone().map(|i| (i, digest.to_string())),
+        }
     }
 
     /// Total bytes.
@@ -138,13 +157,18 @@ pub struct OperatorInstance {
     deadline: u64,
     /// Subtasks of the operator (set by `init`).
     parallelism: usize,
+    /// The accessors of a `state: memory` operator, and its component's digest.
+    image: Option<(super::image::Access, String)>,
+    /// Host resources the instance held after `init` (a memory image can
+    /// carry handles to those only: a fresh instance gets them from its own `init`).
+    resources_after_init: usize,
 }
 
 impl OperatorInstance {
     /// `epochs`: whether the engine interrupts by epoch (else no deadline is armed).
-    pub(super) fn new(store: Store<StoreData>, world: Bound, limits: Limits, epochs: bool) -> Self {
+    pub(super) fn new(store: Store<StoreData>, world: Bound, limits: Limits, epochs: bool, image: Option<(super::image::Access, String)>) -> Self {
         let deadline = if epochs { super::ticks(limits.call_timeout) } else { 0 };
-        OperatorInstance { store, world, limits, deadline, parallelism: 1 }
+        OperatorInstance { store, world, limits, deadline, parallelism: 1, image, resources_after_init: 0 }
     }
 
     /// The contract version the component targets.
@@ -235,7 +259,9 @@ impl OperatorInstance {
                 w.cairn_operator0_2_0_operator().call_init(&mut self.store, config_json, &context)
             }
         };
-        r.map_err(|e| self.trap("init", e))?.map_err(|m| self.guest("init", m))
+        r.map_err(|e| self.trap("init", e))?.map_err(|m| self.guest("init", m))?;
+        self.resources_after_init = self.store.data_mut().resources();
+        Ok(())
     }
 
     /// Calls `process` with one batch that arrived on input 0.
@@ -272,6 +298,29 @@ impl OperatorInstance {
     /// a 0.2.0 snapshot's pieces are checked against the hashes the subtask owns.
     pub fn snapshot(&mut self) -> Result<Snapshot, RuntimeError> {
         self.arm();
+        if let Some((access, _)) = &self.image {
+            let held = self.store.data_mut().resources();
+            if held != self.resources_after_init {
+                return Err(self.broke_contract(
+                    "snapshot (memory image)",
+                    format!(
+                        "holds handles to {held} host resources (WASI streams, files, …) where it held {} after `init`: handles \
+                         acquired after `init` live in host tables that a memory image cannot carry, so this state cannot be \
+                         captured; acquire them in `init`, or write `snapshot`/`restore` exports and drop `state: memory`",
+                        self.resources_after_init
+                    ),
+                ));
+            }
+            let image = access.copy_out(&mut self.store).map_err(|e| self.trap("snapshot (memory image)", e))?;
+            return Ok(Snapshot {
+                format: super::image::FORMAT.into(),
+                version: super::image::VERSION,
+                chunks: Vec::new(),
+                parts: Vec::new(),
+                range: None,
+                image: Some(std::sync::Arc::new(image)),
+            });
+        }
         // A 0.1.0 snapshot is one piece the host cannot look into: no parts.
         let (format, version, parts, announced) = match &self.world {
             Bound::V1(w) => {
@@ -332,12 +381,45 @@ impl OperatorInstance {
         if total != size {
             return Err(self.broke_contract("snapshot-read", format!("returned {total} bytes but `snapshot` announced {size}")));
         }
-        Ok(Snapshot { format, version, chunks, parts, range })
+        Ok(Snapshot { format, version, chunks, parts, range, image: None })
     }
 
-    /// Restores state through `restore`, `restore-write` and `restore-finish`.
+    /// Restores state through `restore`, `restore-write` and `restore-finish`;
+    /// a memory image is written by the host into this (initialised) instance,
+    /// which must be of the identical component.
     pub fn restore(&mut self, restore: &Restore) -> Result<(), RuntimeError> {
         self.arm();
+        match (&self.image, &restore.image) {
+            (None, None) => {}
+            (Some((access, digest)), Some((image, from))) => {
+                if digest != from {
+                    return Err(self.broke_contract(
+                        "restore (memory image)",
+                        format!(
+                            "the state is a memory image taken by component sha256 {from}, and this component is sha256 {digest}: a memory image \
+                             fits only the exact binary that took it. To upgrade the component, give the operator `snapshot`/`restore` \
+                             exports (and drop `state: memory`), or start without this state (--allow-non-restored-state)"
+                        ),
+                    ));
+                }
+                return access.write(&mut self.store, image).map_err(|e| match e {
+                    super::image::WriteError::Call(e) => self.trap("restore (memory image)", e),
+                    other => self.broke_contract("restore (memory image)", other.to_string()),
+                });
+            }
+            (Some(_), None) => {
+                return Err(self.broke_contract(
+                    "restore",
+                    format!("the operator has `state: memory`, and the state was written by its `snapshot` export (format `{}`): drop `state: memory` to restore it, or start without it (--allow-non-restored-state)", restore.format),
+                ));
+            }
+            (None, Some(_)) => {
+                return Err(self.broke_contract(
+                    "restore",
+                    "the state is a memory image (the operator had `state: memory`): set `state: memory` again to restore it, or start without it (--allow-non-restored-state)".into(),
+                ));
+            }
+        }
         let r = match &self.world {
             Bound::V1(w) => {
                 let [RestorePiece { kind: None, .. }] = restore.pieces.as_slice() else {

@@ -3,6 +3,7 @@
 
 mod bindings;
 mod cache;
+pub mod image;
 mod instance;
 mod log;
 mod stdio;
@@ -100,6 +101,16 @@ pub enum RuntimeError {
         /// Component path.
         path: PathBuf,
         /// Which import or export is wrong.
+        reason: String,
+    },
+    /// `state: memory` for a component whose state a memory image cannot hold.
+    #[error("operator `{operator}`: `state: memory` cannot capture the state of component {path}: {reason}; write `snapshot`/`restore` exports instead and drop `state: memory`")]
+    Uncapturable {
+        /// Operator id.
+        operator: String,
+        /// Component path.
+        path: PathBuf,
+        /// What cannot be captured.
         reason: String,
     },
     /// An operator export returned an error.
@@ -248,8 +259,16 @@ impl Runtime {
 
     /// Reads, compiles (or loads from the compile cache) and pre-links the
     /// component of operator `operator`, checking that it fits the world before
-    /// any instance exists.
+    /// any instance exists. Its state crosses through its `snapshot`/`restore` exports.
     pub fn load(&self, operator: &str, path: &Path) -> Result<OperatorComponent, RuntimeError> {
+        self.load_as(operator, path, crate::spec::StateMode::Exports)
+    }
+
+    /// [`load`](Self::load), with state taken as `state` says: with
+    /// [`StateMode::Memory`](crate::spec::StateMode::Memory) the component is
+    /// rewritten so that the host can copy its memories and globals
+    /// ([`image`]), and what could not be captured is refused here.
+    pub fn load_as(&self, operator: &str, path: &Path, state: crate::spec::StateMode) -> Result<OperatorComponent, RuntimeError> {
         let bytes = std::fs::read(path).map_err(|source| RuntimeError::Read {
             operator: operator.into(),
             path: path.into(),
@@ -270,8 +289,22 @@ impl Runtime {
             _ => return Err(not_component("it does not start with the WebAssembly magic bytes")),
         }
         let digest = hex::encode(Sha256::digest(&bytes));
+        let (compiled, key, layout) = match state {
+            crate::spec::StateMode::Exports => (bytes, digest.clone(), None),
+            crate::spec::StateMode::Memory => {
+                let t = std::time::Instant::now();
+                let done = image::instrument::instrument(&bytes).map_err(|e| RuntimeError::Uncapturable {
+                    operator: operator.into(),
+                    path: path.into(),
+                    reason: e.to_string(),
+                })?;
+                tracing::debug!(operator, memories = done.layout.memories.len(), globals = done.layout.globals.len(), ms = t.elapsed().as_millis() as u64, "component instrumented for memory images");
+                let key = hex::encode(Sha256::digest(&done.bytes));
+                (done.bytes, key, Some(Arc::new(done.layout)))
+            }
+        };
         let (component, outcome) =
-            self.cache.component(&self.engine, &bytes, &digest).map_err(|e| not_component(&format!("{e:?}")))?;
+            self.cache.component(&self.engine, &compiled, &key).map_err(|e| not_component(&format!("{e:?}")))?;
         tracing::debug!(operator, ?outcome, "component ready");
         let incompatible = |reason: String| RuntimeError::Incompatible {
             operator: operator.into(),
@@ -294,7 +327,7 @@ impl Runtime {
             World::V0_2 => Pre::V2(v2::OperatorWorldV2Pre::new(pre).map_err(|e| incompatible(format!("{e:?}")))?),
         };
         tracing::debug!(operator, %world, "component targets");
-        Ok(OperatorComponent { operator: operator.into(), path: path.into(), digest, world, pre: Arc::new(pre), epochs: self.epochs })
+        Ok(OperatorComponent { operator: operator.into(), path: path.into(), digest, world, pre: Arc::new(pre), epochs: self.epochs, layout })
     }
 }
 
@@ -308,6 +341,9 @@ pub struct OperatorComponent {
     pre: Arc<Pre>,
     /// Whether the engine interrupts by epoch (call timeouts).
     epochs: bool,
+    /// What the host captures of each instance (`state: memory`); `None`: the
+    /// operator's own `snapshot`/`restore`.
+    layout: Option<Arc<image::Layout>>,
 }
 
 impl OperatorComponent {
@@ -325,6 +361,11 @@ impl OperatorComponent {
     /// instances, logs, errors and snapshots are that operator's).
     pub fn for_operator(&self, operator: &str) -> OperatorComponent {
         OperatorComponent { operator: operator.into(), ..self.clone() }
+    }
+
+    /// Whether the host takes this operator's state as a memory image.
+    pub fn is_memory_image(&self) -> bool {
+        self.layout.is_some()
     }
 
     /// The component file.
@@ -369,17 +410,33 @@ impl OperatorComponent {
                 message: format!("`limits.fuel` needs a runtime with fuel accounting: {e}"),
             })?;
         }
-        let world = match &*self.pre {
-            Pre::V1(p) => p.instantiate(&mut store).map(Bound::V1),
-            Pre::V2(p) => p.instantiate(&mut store).map(Bound::V2),
+        let trap = |message: String| RuntimeError::Trap { operator: self.operator.to_string(), subtask, call: "instantiate", message };
+        let (world, access) = match &self.layout {
+            None => {
+                let world = match &*self.pre {
+                    Pre::V1(p) => p.instantiate(&mut store).map(Bound::V1),
+                    Pre::V2(p) => p.instantiate(&mut store).map(Bound::V2),
+                };
+                (world.map_err(|e| trap(format!("{e:?}")))?, None)
+            }
+            Some(layout) => {
+                // The instance itself is needed to reach the accessor exports.
+                let (instance, world) = match &*self.pre {
+                    Pre::V1(p) => p.instance_pre().instantiate(&mut store).and_then(|i| {
+                        let w = v1::OperatorWorld::new(&mut store, &i)?;
+                        Ok((i, Bound::V1(w)))
+                    }),
+                    Pre::V2(p) => p.instance_pre().instantiate(&mut store).and_then(|i| {
+                        let w = v2::OperatorWorldV2::new(&mut store, &i)?;
+                        Ok((i, Bound::V2(w)))
+                    }),
+                }
+                .map_err(|e| trap(format!("{e:?}")))?;
+                let access = image::Access::new(&mut store, &instance, layout.clone()).map_err(trap)?;
+                (world, Some((access, self.digest.clone())))
+            }
         };
-        let world = world.map_err(|e| RuntimeError::Trap {
-            operator: self.operator.to_string(),
-            subtask,
-            call: "instantiate",
-            message: format!("{e:?}"),
-        })?;
-        Ok(OperatorInstance::new(store, world, limits, self.epochs))
+        Ok(OperatorInstance::new(store, world, limits, self.epochs, access))
     }
 }
 

@@ -60,6 +60,13 @@ impl StoreData {
     }
 }
 
+impl StoreData {
+    /// Host resources (WASI streams, files, …) the instance holds handles to.
+    pub fn resources(&mut self) -> usize {
+        self.table.iter_mut().count()
+    }
+}
+
 impl WasiView for StoreData {
     fn ctx(&mut self) -> WasiCtxView<'_> {
         WasiCtxView { ctx: &mut self.wasi, table: &mut self.table }

@@ -607,6 +607,24 @@ pub struct OperatorSpec {
     /// Capabilities granted to the operator; nothing by default.
     #[serde(default)]
     pub grants: GrantsSpec,
+    /// Who takes the operator's state at checkpoints: `exports` (its own
+    /// `snapshot`/`restore`, the default) or `memory` (the host copies its
+    /// linear memories and globals; the operator writes no snapshot code).
+    #[serde(default)]
+    pub state: StateMode,
+}
+
+/// `state:` who snapshots an operator.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Deserialize, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum StateMode {
+    /// The operator's `snapshot`/`restore` exports serialise its state.
+    #[default]
+    Exports,
+    /// The host snapshots the instance's linear memories and mutable globals
+    /// (a memory image, incremental by 64 KiB page). Fits only the exact
+    /// binary that took it, at the same parallelism.
+    Memory,
 }
 
 /// `grants:` what an operator may reach beyond its own memory.

@@ -106,6 +106,16 @@ pub(super) fn validate(spec: &PipelineSpec, text: &str) -> Result<Topology, Fail
         if op.parallelism == 0 || op.parallelism > 1024 {
             return Err(fail(Some(&op.id), format!("operator `{}`: `parallelism` must be between 1 and 1024", op.id)));
         }
+        if op.state == super::StateMode::Memory && !op.grants.dirs.is_empty() {
+            return Err(fail(
+                Some(&op.id),
+                format!(
+                    "operator `{}`: `state: memory` cannot be combined with `grants.dirs`: open files live in host tables that a memory \
+                     image cannot carry; drop the grant or write `snapshot`/`restore` exports",
+                    op.id
+                ),
+            ));
+        }
     }
     for sink in &spec.sinks {
         check_inputs(sink.id(), sink.input().ids())?;

@@ -9,6 +9,7 @@ mod kafka;
 mod languages;
 mod malformed;
 mod metrics;
+mod memory_state;
 mod nexmark;
 mod ownership;
 mod projects;

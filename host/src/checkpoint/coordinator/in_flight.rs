@@ -132,7 +132,7 @@ mod tests {
     }
 
     fn handle(size: u64) -> StateHandle {
-        StateHandle { file: format!("f{size}"), sha256: "00".into(), size, format: "raw".into(), version: 1, range: None, pieces: Vec::new() }
+        StateHandle { file: format!("f{size}"), sha256: "00".into(), size, format: "raw".into(), version: 1, range: None, pieces: Vec::new(), image: None }
     }
 
     #[test]

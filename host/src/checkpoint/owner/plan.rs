@@ -341,7 +341,7 @@ mod tests {
     fn meta(run: &str, id: u64, kind: Kind, trigger: Trigger, state: &[u64], rel: &str) -> Metadata {
         let subtasks = state
             .iter()
-            .map(|s| StateHandle { file: format!("{rel}{}", sha(*s)), sha256: sha(*s), size: 10, format: "f".into(), version: 1, range: None, pieces: Vec::new() })
+            .map(|s| StateHandle { file: format!("{rel}{}", sha(*s)), sha256: sha(*s), size: 10, format: "f".into(), version: 1, range: None, pieces: Vec::new(), image: None })
             .collect::<Vec<_>>();
         let op = OperatorState { component_digest: "d".into(), world: crate::runtime::World::V0_1, parallelism: subtasks.len(), subtasks };
         Metadata {
