@@ -28,12 +28,12 @@ async function main() {
     }, null, { timeout: 60000 });
     // A job with a token shows the token field; the buttons send what it holds.
     if (process.env.TOKEN && await page.isVisible("#token")) await page.fill("#token", process.env.TOKEN);
-    const before = await page.locator("tr.savepoint").count();
+    const before = await page.locator("#savepoints tr.savepoint").count();
     await page.click("#trigger-savepoint");
-    await page.waitForFunction((n) => document.querySelectorAll("tr.savepoint").length > n, before, { timeout: 60000 });
+    await page.waitForFunction((n) => document.querySelectorAll("#savepoints tr.savepoint").length > n, before, { timeout: 60000 });
     await page.waitForFunction(() => document.querySelectorAll("#timeline rect.bar").length > 0);
     const message = await page.textContent("#message");
-    const paths = await page.$$eval("tr.savepoint", (rows) => rows.map((r) => r.dataset.path));
+    const paths = await page.$$eval("#savepoints tr.savepoint", (rows) => rows.map((r) => r.dataset.path));
     const nodes = await page.$$eval("[data-node]", (gs) => gs.map((g) => g.dataset.node));
     await page.screenshot({ path: screenshot, fullPage: true });
     console.log(JSON.stringify({ before, paths, message, nodes, errors }));

@@ -28,7 +28,8 @@ fn value(text: &str, name: &str, labels: &[&str]) -> Option<f64> {
 
 #[test]
 fn metrics_name_every_task_and_move_while_the_job_runs() {
-    let dir = job_dir(60);
+    // Input for a minute and more at 600 lines/s: the job runs until the test cancels it.
+    let dir = job_dir(1000);
     let p = write_pipeline(dir.path(), &counting_pipeline("metered", "storage", "200ms", 600, API));
     let mut job = RunningJob::start(&p, &[], &dir.path().join("run.log"));
     job.wait_for("checkpoint completed");
