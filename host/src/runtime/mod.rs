@@ -2,6 +2,7 @@
 //! pre-linked once per run, one instance per subtask.
 
 mod bindings;
+mod budget;
 mod cache;
 pub mod image;
 mod instance;
@@ -21,7 +22,7 @@ use wasmtime::{Config, Engine, Store};
 pub use bindings::{Batch, Level, StateInfo};
 pub use cache::{CacheOutcome, CompileCache};
 pub use instance::{check_batch, OperatorInstance, Part, Restore, RestorePiece, Snapshot, STATE_CHUNK};
-pub use log::LogRate;
+pub use budget::LogRate;
 pub use store::{Grants, StoreData};
 pub use tag::SubtaskTag;
 

@@ -9,7 +9,7 @@ use std::task::{Context, Poll};
 use wasmtime_wasi::cli::{IsTerminal, StdoutStream};
 use wasmtime_wasi::p2::{OutputStream, Pollable, StreamResult};
 
-use super::log::LogBudget;
+use super::budget::LogBudget;
 use super::tag::SubtaskTag;
 
 /// Longest line kept; longer lines are split.

@@ -7,7 +7,7 @@ use wasmtime::component::ResourceTable;
 use wasmtime::{StoreLimits, StoreLimitsBuilder};
 use wasmtime_wasi::{FsPerms, WasiCtx, WasiCtxView, WasiView};
 
-use super::log::{LogBudget, LogRate};
+use super::budget::{LogBudget, LogRate};
 use super::stdio::LogStream;
 use super::tag::SubtaskTag;
 
