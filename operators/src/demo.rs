@@ -34,15 +34,18 @@ fn main() -> anyhow::Result<()> {
 /// `cargo run --bin demo` builds only the demo. So, when cargo runs it, the
 /// demo asks cargo for the `host` binary too: the `cairn-host` library is
 /// compiled already (the demo links it), so this only links one more binary.
+/// The build selects packages as `cargo run --bin demo` did (the workspace's
+/// members, narrowed by the target name): `-p cairn-host` would unify features
+/// over that package alone and compile wasmtime a second time.
 fn build_host_binary() {
     let Some(cargo) = std::env::var_os("CARGO") else { return };
     let manifest = Path::new(env!("CARGO_MANIFEST_DIR")).join("../Cargo.toml");
     let mut cmd = Command::new(cargo);
-    cmd.args(["build", "-p", "cairn-host", "--bin", "host", "--manifest-path"]).arg(manifest);
+    cmd.args(["build", "--bin", "host", "--manifest-path"]).arg(manifest);
     if !cfg!(debug_assertions) {
         cmd.arg("--release");
     }
-    eprintln!("building the `host` binary as well (`cargo build{} -p cairn-host --bin host`)", if cfg!(debug_assertions) { "" } else { " --release" });
+    eprintln!("building the `host` binary as well (`cargo build{} --bin host`)", if cfg!(debug_assertions) { "" } else { " --release" });
     match cmd.status() {
         Ok(s) if s.success() => {}
         Ok(s) => eprintln!("warning: building the `host` binary failed ({s}); the demo runs without it"),
