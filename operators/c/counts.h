@@ -1,5 +1,5 @@
-// Shared by the C counters (`count.c`, contract 0.1.0, and `count-0-2.c`,
-// 0.2.0): the counts per key in an open-addressing hash table, and a growable
+// Shared by the C operators (`count.c`, contract 0.1.0, `count-0-2.c`, 0.2.0,
+// and `last.c`, which also keeps the last value per key): the counts per key in an open-addressing hash table, and a growable
 // byte buffer with postcard's varint. Included once by each operator (every
 // function is static: each component gets its own copy).
 
@@ -17,6 +17,8 @@ typedef struct {
   uint32_t len;
   uint64_t hash;
   uint64_t count;
+  uint8_t *value;  // malloc'ed, `value_len` bytes: the last value, for operators that keep one (NULL otherwise)
+  uint32_t value_len;
 } entry_t;
 
 static entry_t *slots;
@@ -44,25 +46,36 @@ static void grow(void) {
   capacity = new_cap;
 }
 
-// The count of `key`, inserted as 0 if new.
-static uint64_t *count_of(const uint8_t *key, size_t len) {
+// Not every operator that includes this file uses every function.
+#define CAIRN_MAYBE_UNUSED __attribute__((unused))
+
+// The entry of `key`, inserted with count 0 and no value if new.
+CAIRN_MAYBE_UNUSED static entry_t *entry_of(const uint8_t *key, size_t len) {
   if ((used + 1) * 10 > capacity * 7) grow();
   uint64_t h = hash_bytes(key, len);
   size_t i = h & (capacity - 1);
   while (slots[i].key) {
-    if (slots[i].hash == h && slots[i].len == len && memcmp(slots[i].key, key, len) == 0) return &slots[i].count;
+    if (slots[i].hash == h && slots[i].len == len && memcmp(slots[i].key, key, len) == 0) return &slots[i];
     i = (i + 1) & (capacity - 1);
   }
   uint8_t *copy = malloc(len ? len : 1);
   if (!copy) abort();
   memcpy(copy, key, len);
-  slots[i] = (entry_t){copy, (uint32_t)len, h, 0};
+  slots[i] = (entry_t){copy, (uint32_t)len, h, 0, NULL, 0};
   used++;
-  return &slots[i].count;
+  return &slots[i];
 }
 
-static void clear_counts(void) {
-  for (size_t i = 0; i < capacity; i++) free(slots[i].key);
+// The count of `key`, inserted as 0 if new.
+CAIRN_MAYBE_UNUSED static uint64_t *count_of(const uint8_t *key, size_t len) {
+  return &entry_of(key, len)->count;
+}
+
+CAIRN_MAYBE_UNUSED static void clear_counts(void) {
+  for (size_t i = 0; i < capacity; i++) {
+    free(slots[i].key);
+    free(slots[i].value);
+  }
   free(slots);
   slots = NULL;
   capacity = used = 0;
@@ -73,7 +86,7 @@ typedef struct {
   size_t len, cap;
 } buf_t;
 
-static void put_byte(buf_t *b, uint8_t x) {
+CAIRN_MAYBE_UNUSED static void put_byte(buf_t *b, uint8_t x) {
   if (b->len == b->cap) {
     b->cap = b->cap ? b->cap * 2 : 256;
     b->ptr = realloc(b->ptr, b->cap);
@@ -82,7 +95,7 @@ static void put_byte(buf_t *b, uint8_t x) {
   b->ptr[b->len++] = x;
 }
 
-static void put_varint(buf_t *b, uint64_t v) {
+CAIRN_MAYBE_UNUSED static void put_varint(buf_t *b, uint64_t v) {
   while (v >= 0x80) {
     put_byte(b, (uint8_t)(v | 0x80));
     v >>= 7;

@@ -16,55 +16,7 @@
 #include "operator_world.h"
 #include "memory_state.h"
 
-typedef struct {
-  uint8_t *key;  // malloc'ed copy; NULL for an empty slot
-  uint32_t len;
-  uint64_t hash;
-  uint64_t count;
-  uint8_t *value;  // malloc'ed, `value_len` bytes
-  uint32_t value_len;
-} entry_t;
-
-static entry_t *slots;
-static size_t capacity;  // a power of two, or 0
-static size_t used;
-
-static uint64_t hash_bytes(const uint8_t *p, size_t n) {  // FNV-1a
-  uint64_t h = 0xcbf29ce484222325ull;
-  for (size_t i = 0; i < n; i++) h = (h ^ p[i]) * 0x100000001b3ull;
-  return h;
-}
-
-static void grow(void) {
-  size_t new_cap = capacity ? capacity * 2 : 1024;
-  entry_t *fresh = calloc(new_cap, sizeof(entry_t));
-  if (!fresh) abort();
-  for (size_t i = 0; i < capacity; i++) {
-    if (!slots[i].key) continue;
-    size_t j = slots[i].hash & (new_cap - 1);
-    while (fresh[j].key) j = (j + 1) & (new_cap - 1);
-    fresh[j] = slots[i];
-  }
-  free(slots);
-  slots = fresh;
-  capacity = new_cap;
-}
-
-static entry_t *entry_of(const uint8_t *key, size_t len) {
-  if ((used + 1) * 10 > capacity * 7) grow();
-  uint64_t h = hash_bytes(key, len);
-  size_t i = h & (capacity - 1);
-  while (slots[i].key) {
-    if (slots[i].hash == h && slots[i].len == len && memcmp(slots[i].key, key, len) == 0) return &slots[i];
-    i = (i + 1) & (capacity - 1);
-  }
-  uint8_t *copy = malloc(len ? len : 1);
-  if (!copy) abort();
-  memcpy(copy, key, len);
-  slots[i] = (entry_t){copy, (uint32_t)len, h, 0, NULL, 0};
-  used++;
-  return &slots[i];
-}
+#include "counts.h"
 
 bool exports_cairn_operator_operator_init(operator_world_string_t *config, operator_world_string_t *err) {
   size_t n = config->len;
