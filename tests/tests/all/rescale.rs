@@ -47,7 +47,8 @@ checkpoints:
     )
 }
 
-fn run_ok(args: &[&str]) -> String {
+/// Runs `host args`, asserts success, and returns its stdout and stderr.
+pub(crate) fn run_ok(args: &[&str]) -> String {
     let out = host(args);
     let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
     assert!(out.status.success(), "host {args:?} failed:\n{stderr}");

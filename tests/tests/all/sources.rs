@@ -8,7 +8,7 @@ use std::path::Path;
 use cairn_tests::{host, operators, sorted_lines, write_pipeline};
 
 use crate::checkpoints::kill_and_resume;
-use crate::rescale::run_then_stop;
+use crate::rescale::{run_ok, run_then_stop};
 use crate::savepoints::API;
 
 /// generator (`parallelism: par`, 40 keys) → count (keyed, parallelism 2) →
@@ -40,13 +40,6 @@ checkpoints:
 {API}",
         count = operators::COUNT,
     )
-}
-
-fn run_ok(args: &[&str]) -> String {
-    let out = host(args);
-    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
-    assert!(out.status.success(), "host {args:?} failed:\n{text}");
-    text
 }
 
 fn run_err(args: &[&str]) -> String {
