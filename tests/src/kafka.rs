@@ -5,6 +5,7 @@
 //! (its stdin closes), so no broker outlives the tests, even a killed test run.
 //! Also the tests' own clients: topics, records in, a `read_committed` reader.
 
+use std::io::Write;
 use std::net::{TcpListener, TcpStream};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
@@ -107,8 +108,13 @@ impl Broker {
         let cp = classpath();
         let props = self.dir.path().join("server.properties");
         let log = std::fs::File::create(self.dir.path().join("broker.log")).unwrap();
-        // The shell kills the JVM when our end of its stdin closes (we exited or stopped it).
-        let script = format!("java -Xms256m -Xmx512m -XX:+UseSerialGC -XX:TieredStopAtLevel=1 -cp '{cp}' kafka.Kafka '{}' & j=$!; read _; kill $j; wait $j", props.display());
+        // The shell stops the JVM when our end of its stdin closes (we exited or stopped
+        // it), or kills it outright when it reads `crash` there.
+        let script = format!(
+            "java -Xms256m -Xmx512m -XX:+UseSerialGC -XX:TieredStopAtLevel=1 -cp '{cp}' kafka.Kafka '{}' & j=$!; \
+             read how; if [ \"$how\" = crash ]; then kill -9 $j; else kill $j; fi; wait $j",
+            props.display()
+        );
         let child = Command::new("sh").args(["-c", &script]).stdin(Stdio::piped()).stdout(log.try_clone().unwrap()).stderr(log).spawn().expect("start the broker");
         self.child = Some(child);
         let deadline = Instant::now() + Duration::from_secs(90);
@@ -129,6 +135,21 @@ impl Broker {
     pub fn stop(&mut self) {
         if let Some(mut child) = self.child.take() {
             drop(child.stdin.take());
+            let _ = child.wait();
+        }
+    }
+
+    /// Kills the broker's process (SIGKILL), as a crash would; its storage stays, for
+    /// [`Broker::resume`]. The tests of broker restarts use this rather than a clean
+    /// stop: with Kafka 4.4.0, a clean shutdown that raced an `EndTxn` was seen to record the
+    /// transaction as committed while its COMMIT markers never reached the partitions
+    /// (a hanging transaction that keeps `read_committed` readers at its first offset
+    /// for good); after a crash the coordinator finishes the commit when it loads.
+    pub fn crash(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            if let Some(mut stdin) = child.stdin.take() {
+                let _ = stdin.write_all(b"crash\n");
+            }
             let _ = child.wait();
         }
     }

@@ -51,6 +51,28 @@ pub fn run_pipeline_with(pipeline: &std::path::Path, ctl: Arc<JobControl>, opts:
         };
         let job = match job {
             Ok(job) => job,
+            // A restart that cannot reach a broker yet is a failed attempt like any other
+            // (the outage that failed the job often outlasts the first restart): wait, try again.
+            Err(e @ JobError::Connector(ConnectorError::Unavailable { .. })) if attempt > 0 => {
+                attempt += 1;
+                let kept = kept_msg(&opts.from);
+                let Some(wait) = restart.backoff(attempt).filter(|_| !ctl.is_stopped()) else {
+                    ctl.set_status(JobStatus::Failed);
+                    let why = format!("pipeline `{name}` failed for good ({} restart attempts used); {kept}", attempt - 1);
+                    return Err(anyhow::Error::new(e).context(why));
+                };
+                tracing::warn!(
+                    event = "restarting",
+                    attempt,
+                    of = restart.attempts,
+                    wait_ms = wait.as_millis() as u64,
+                    error = %e,
+                    "the restarted job cannot start yet; trying again ({kept})"
+                );
+                std::thread::sleep(wait);
+                opts.claims.push(ctl.run_id());
+                continue;
+            }
             Err(e) => {
                 ctl.set_status(JobStatus::Failed);
                 return Err(anyhow::Error::new(e).context(format!("pipeline `{name}` cannot start")));

@@ -50,8 +50,10 @@ pub enum ConnectorError {
         /// The cause.
         message: String,
     },
-    /// A sink could not take its part in a checkpoint but can go on (its broker
-    /// is out of reach): that checkpoint fails, the job does not.
+    /// A connector's broker is out of reach, for now. At a barrier, the sink
+    /// cannot take its part in the checkpoint but goes on: that checkpoint
+    /// fails, the job does not. While a restarted job starts, the restart is a
+    /// failed attempt and is tried again (at a job's first start it is final).
     #[error("{who}: {message}")]
     Unavailable {
         /// The connector.
@@ -123,7 +125,9 @@ pub trait Sink: Send {
     /// A barrier of checkpoint `id` passed: make what was written so far durable
     /// (pre-commit) and return the state a restore needs.
     fn snapshot(&mut self, id: u64) -> Result<serde_json::Value, ConnectorError>;
-    /// Checkpoint `id` completed: publish the output it covers.
+    /// Checkpoint `id` completed: publish the output it covers. `Unavailable`
+    /// when the broker did not acknowledge in time: the caller calls again
+    /// (with the same `id`) until it succeeds, and can see the job abort meanwhile.
     fn commit(&mut self, id: u64) -> Result<(), ConnectorError>;
     /// The job is ending: flush what can be flushed (uncommitted output stays unpublished).
     fn finish(&mut self) -> Result<(), ConnectorError>;

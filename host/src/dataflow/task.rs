@@ -18,6 +18,8 @@ use crate::runtime::OperatorInstance;
 
 /// How often a waiting task looks at the job's stop and abort switches.
 const POLL: Duration = Duration::from_millis(50);
+/// How long a sink waits before it asks again for a commit its broker did not acknowledge.
+const COMMIT_RETRY: Duration = Duration::from_secs(1);
 
 /// Counters of one task.
 #[derive(Clone, Debug, Default)]
@@ -227,14 +229,34 @@ pub fn run_sink(mut sink: Box<dyn Sink>, mut inputs: InputSet, link: SinkLink, c
     let mut stats = TaskStats::default();
     let mut final_barrier = None;
     let mut committed = None;
-    let commit = |sink: &mut Box<dyn Sink>, committed: &mut Option<u64>| -> Result<(), TaskError> {
+    // Completed checkpoints not committed yet, oldest first, and when to try the first again.
+    let mut to_commit = std::collections::VecDeque::new();
+    let mut retry_at = Instant::now();
+    let mut commit = |sink: &mut Box<dyn Sink>, committed: &mut Option<u64>| -> Result<(), TaskError> {
         while let Ok(SinkCommand::Commit(id)) = link.commands.try_recv() {
-            sink.commit(id)?;
-            *committed = Some(id);
+            to_commit.push_back(id);
+        }
+        while let Some(&id) = to_commit.front().filter(|_| Instant::now() >= retry_at) {
+            match sink.commit(id) {
+                Ok(()) => {
+                    to_commit.pop_front();
+                    *committed = Some(id);
+                }
+                // Not acknowledged yet: the sink goes on writing (and sees an abort), and
+                // tries again a second later.
+                Err(e @ crate::connectors::ConnectorError::Unavailable { .. }) => {
+                    tracing::warn!(sink = %link.id, checkpoint = id, error = %e, "commit not acknowledged yet; retrying");
+                    retry_at = Instant::now() + COMMIT_RETRY;
+                }
+                Err(e) => return Err(e.into()),
+            }
         }
         Ok(())
     };
     loop {
+        if ctl.is_aborted() {
+            return Err(TaskError::Cancelled);
+        }
         commit(&mut sink, &mut committed)?;
         match inputs.next(Some(Instant::now() + POLL)) {
             Input::Data { batch, .. } => {

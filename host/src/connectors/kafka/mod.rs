@@ -58,10 +58,12 @@ fn creation_error(who: &str, e: KafkaError) -> ConnectorError {
 /// cannot be reached within `timeout` or the topic does not exist.
 fn partitions_of<C: ClientContext>(who: &str, client: &Client<C>, bootstrap: &str, topic: &str, timeout: Duration) -> Result<Vec<i32>, ConnectorError> {
     let md = client.fetch_metadata(Some(topic), timeout).map_err(|e| match e {
-        KafkaError::MetadataFetch(RDKafkaErrorCode::OperationTimedOut | RDKafkaErrorCode::BrokerTransportFailure | RDKafkaErrorCode::AllBrokersDown) => fail(
-            who,
-            format!("cannot reach the Kafka brokers at `{bootstrap}` within {} ({e})", humantime::format_duration(timeout)),
-        ),
+        KafkaError::MetadataFetch(RDKafkaErrorCode::OperationTimedOut | RDKafkaErrorCode::BrokerTransportFailure | RDKafkaErrorCode::AllBrokersDown) => {
+            ConnectorError::Unavailable {
+                who: who.to_string(),
+                message: format!("cannot reach the Kafka brokers at `{bootstrap}` within {} ({e})", humantime::format_duration(timeout)),
+            }
+        }
         other => fail(who, format!("cannot read the metadata of topic `{topic}` from `{bootstrap}`: {other}")),
     })?;
     let t = md.topics().iter().find(|t| t.name() == topic).ok_or_else(|| fail(who, format!("topic `{topic}` does not exist")))?;

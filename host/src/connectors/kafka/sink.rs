@@ -161,7 +161,7 @@ impl KafkaSink {
                 let slots = state.as_ref().map_or(SLOTS, |s| s.slots.max(SLOTS));
                 if let Some(s) = &state {
                     for p in &s.pending {
-                        finish_pending(&who, &client, p)?;
+                        finish_pending(&who, &client, p, timeout)?;
                     }
                     if s.transactional_ids != ids {
                         tracing::warn!(sink = %spec.id, old = %s.transactional_ids, new = %ids, "the transactional id prefix changed; the old ids are not fenced");
@@ -211,7 +211,7 @@ impl KafkaSink {
 
 /// Commits, in the dead producer's name, a transaction that a checkpoint lists
 /// as pending, unless the coordinator says it is no longer open.
-fn finish_pending(who: &str, client: &TxnClient, p: &Pending) -> Result<(), ConnectorError> {
+fn finish_pending(who: &str, client: &TxnClient, p: &Pending, timeout: Duration) -> Result<(), ConnectorError> {
     let id = &p.transactional_id;
     let same = |s: &TxnState| s.producer_id == p.producer_id && s.producer_epoch == p.producer_epoch;
     if p.producer_id < 0 {
@@ -223,9 +223,25 @@ fn finish_pending(who: &str, client: &TxnClient, p: &Pending) -> Result<(), Conn
         );
         return Ok(());
     }
-    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    let started = std::time::Instant::now();
+    let deadline = started + Duration::from_secs(60);
     loop {
-        let state = client.describe(id).map_err(|e| fail(who, format!("cannot recover transaction `{id}` of checkpoint {}: {e}", p.checkpoint)))?;
+        // A broker just back may not serve yet (no connection, coordinator loading): the
+        // restore is retried as a whole by the restart strategy, so give up after `timeout`.
+        let state = match client.describe(id) {
+            Ok(state) => state,
+            Err(e) if started.elapsed() < timeout => {
+                tracing::debug!(transactional_id = %id, error = %e, "transaction coordinator not ready; asking again");
+                std::thread::sleep(Duration::from_millis(100));
+                continue;
+            }
+            Err(e) => {
+                return Err(ConnectorError::Unavailable {
+                    who: who.to_string(),
+                    message: format!("cannot recover transaction `{id}` of checkpoint {}: {e}", p.checkpoint),
+                });
+            }
+        };
         match state {
             Some(s) if same(&s) && s.state == "Ongoing" => {
                 client.end(id, p.producer_id, p.producer_epoch, true).map_err(|e| fail(who, format!("cannot commit transaction `{id}` of checkpoint {}: {e}", p.checkpoint)))?;
@@ -355,18 +371,20 @@ impl Sink for KafkaSink {
         }
         let Mode::ExactlyOnce(t) = &mut self.mode else { return Ok(()) };
         let _span = tracing::debug_span!("commit", checkpoint = id).entered();
-        while t.pending.first().is_some_and(|(c, _)| *c <= id) {
-            let (c, txn) = t.pending.remove(0);
-            loop {
-                match txn.producer.commit_transaction(timeout) {
-                    Ok(()) => break,
-                    // The broker is away: librdkafka lets the commit be retried.
-                    Err(KafkaError::Transaction(e)) if e.is_retriable() => {
-                        tracing::warn!(sink = %who, checkpoint = c, error = %e, "commit not acknowledged yet; retrying");
-                    }
-                    Err(e) => return Err(fail(&who, format!("cannot commit the transaction of checkpoint {c}: {e}"))),
+        while let Some((c, txn)) = t.pending.first().filter(|(c, _)| *c <= id) {
+            match txn.producer.commit_transaction(timeout) {
+                Ok(()) => {}
+                // The broker is away: librdkafka lets the commit be retried, which the
+                // task does (the transaction stays pending here until it is committed).
+                Err(KafkaError::Transaction(e)) if e.is_retriable() => {
+                    return Err(ConnectorError::Unavailable {
+                        who,
+                        message: format!("the commit of checkpoint {c} was not acknowledged within {}: {e}", humantime::format_duration(timeout)),
+                    });
                 }
+                Err(e) => return Err(fail(&who, format!("cannot commit the transaction of checkpoint {c}: {e}"))),
             }
+            let (_, txn) = t.pending.remove(0);
             let slot = txn.slot;
             drop(txn);
             if t.spare.is_none() {
