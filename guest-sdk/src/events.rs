@@ -125,18 +125,21 @@ impl<'a> Events<'a> {
 }
 
 fn check_ends(what: &str, ends: &[u32], len: usize) -> Result<(), String> {
-    let mut previous = 0u32;
-    for (i, &end) in ends.iter().enumerate() {
-        if end < previous {
-            return Err(format!(
-                "malformed batch: {what} end of event {i} ({end}) is below the previous one ({previous})"
-            ));
-        }
-        previous = end;
-    }
-    if previous as usize > len {
+    // One pass with no early exit, which vectorises; the event is looked for
+    // only when the batch is malformed.
+    let pairs = ends.iter().zip(ends.get(1..).unwrap_or_default());
+    if pairs.fold(false, |bad, (a, b)| bad | (b < a)) {
+        let i = ends.windows(2).position(|w| w[1] < w[0]).unwrap_or_default() + 1;
         return Err(format!(
-            "malformed batch: {what} ends reach {previous} but there are only {len} {what} bytes"
+            "malformed batch: {what} end of event {i} ({}) is below the previous one ({})",
+            ends[i],
+            ends[i - 1]
+        ));
+    }
+    let last = ends.last().copied().unwrap_or_default();
+    if last as usize > len {
+        return Err(format!(
+            "malformed batch: {what} ends reach {last} but there are only {len} {what} bytes"
         ));
     }
     Ok(())

@@ -35,6 +35,62 @@ fn offset(len: usize) -> u32 {
     len as u32
 }
 
+/// Appends `src` to `dst`, as `extend_from_slice` does.
+///
+/// Keys and values are short, and on wasm a copy whose length is not known
+/// when compiling becomes a `memory.copy`, which wasmtime runs as a call out
+/// of the guest into the host: per event, that call costs more than the copy.
+/// So slices of up to 64 bytes are copied here as two overlapping pieces of a
+/// fixed size (plain loads and stores); longer ones by `extend_from_slice`.
+#[inline(always)]
+fn append(dst: &mut Vec<u8>, src: &[u8]) {
+    let n = src.len();
+    if n > 64 {
+        dst.extend_from_slice(src);
+        return;
+    }
+    dst.reserve(n);
+    let at = dst.len();
+    // SAFETY: `reserve` made room for `n` bytes after `at`; each piece below
+    // is read from within `src` and written within `at..at + n` (two pieces
+    // of `k` bytes at 0 and at `n - k` cover `0..n` when `k <= n <= 2k`), and
+    // `src` cannot overlap the spare capacity of `dst`, which nothing else
+    // borrows. Every byte of `at..at + n` is written before `set_len`.
+    unsafe {
+        let (s, d) = (src.as_ptr(), dst.as_mut_ptr().add(at));
+        match n {
+            33..=64 => pieces::<32>(s, d, n),
+            16..=32 => pieces::<16>(s, d, n),
+            8..=15 => pieces::<8>(s, d, n),
+            4..=7 => pieces::<4>(s, d, n),
+            // 1 to 3 bytes: the first, the middle and the last (a loop would become a `memory.copy`).
+            1..=3 => {
+                *d = *s;
+                *d.add(n / 2) = *s.add(n / 2);
+                *d.add(n - 1) = *s.add(n - 1);
+            }
+            _ => {}
+        }
+        dst.set_len(at + n);
+    }
+}
+
+/// Copies `n` bytes (`K <= n <= 2K`) from `s` to `d` as two pieces of `K` bytes.
+///
+/// # Safety
+///
+/// `s..s + n` must be readable, `d..d + n` writable, and the two must not overlap.
+#[inline(always)]
+unsafe fn pieces<const K: usize>(s: *const u8, d: *mut u8, n: usize) {
+    // SAFETY: as the caller promised; `K <= n`, so `n - K` does not wrap.
+    unsafe {
+        let first = s.cast::<[u8; K]>().read_unaligned();
+        let last = s.add(n - K).cast::<[u8; K]>().read_unaligned();
+        d.cast::<[u8; K]>().write_unaligned(first);
+        d.add(n - K).cast::<[u8; K]>().write_unaligned(last);
+    }
+}
+
 impl Output {
     /// An empty output.
     pub fn new() -> Self {
@@ -46,7 +102,7 @@ impl Output {
     fn push_key(&mut self, key: Option<&[u8]>, timestamp: i64) {
         let b = &mut self.batch;
         match key {
-            Some(key) => b.keys.extend_from_slice(key),
+            Some(key) => append(&mut b.keys, key),
             None => b.keyless.push(offset(b.timestamps.len())),
         }
         b.key_ends.push(offset(b.keys.len()));
@@ -58,7 +114,7 @@ impl Output {
     pub fn emit(&mut self, key: Option<&[u8]>, value: &[u8], timestamp: i64) {
         self.push_key(key, timestamp);
         let b = &mut self.batch;
-        b.values.extend_from_slice(value);
+        append(&mut b.values, value);
         b.value_ends.push(offset(b.values.len()));
     }
 
@@ -210,6 +266,19 @@ mod tests {
         copy.emit_event(&events.next().unwrap());
         assert!(events.next().is_none() && events.is_empty());
         assert_eq!(collect(&copy), vec![(Some(b"k22".to_vec()), b"v22".to_vec(), 2)]);
+    }
+
+    #[test]
+    fn append_copies_every_length() {
+        let src: Vec<u8> = (0..100u8).collect();
+        for start in [0, 3] {
+            for n in 0..=src.len() - start {
+                let mut dst = vec![0xee; 5];
+                super::append(&mut dst, &src[start..start + n]);
+                assert_eq!(&dst[..5], [0xee; 5]);
+                assert_eq!(&dst[5..], &src[start..start + n], "{n} bytes from {start}");
+            }
+        }
     }
 
     #[test]

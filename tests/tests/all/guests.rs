@@ -73,6 +73,12 @@ pub(crate) fn map() {
 }
 
 #[test]
+pub(crate) fn passthrough() {
+    let events = [r#"{"key": "k", "value": "Mixed Case", "ts": 1}"#, r#"{"value": "no key", "ts": 2}"#];
+    assert_eq!(run_one(operators::PASSTHROUGH, "null", &events), ["k\tMixed Case", "no key"]);
+}
+
+#[test]
 pub(crate) fn window() {
     let events = [
         r#"{"key": "a", "value": 1, "ts": 100}"#,
