@@ -33,15 +33,6 @@ function keyString(bytes, start, end) {
   return s;
 }
 
-/** All of `bytes` as one string of char codes 0..255, built a chunk at a time. */
-function byteString(bytes) {
-  let s = '';
-  for (let i = 0; i < bytes.length; i += 8192) {
-    s += String.fromCharCode.apply(null, bytes.subarray(i, i + 8192));
-  }
-  return s;
-}
-
 /** Appends `n` (a non-negative integer) as a LEB128 varint. */
 function pushVarint(out, n) {
   let v = BigInt(n);
@@ -119,18 +110,14 @@ export const operator = {
 
   process(input) {
     if (restoring !== null) throw 'process called while a restore is in progress';
-    // The fast way in JavaScript: the columns arrive as typed arrays (one
-    // copy each); decode all key bytes once per batch, take each key as a
-    // substring of that, and encode all values at once.
     const { keys, keyEnds } = input;
-    const all = byteString(keys);
     const n = keyEnds.length;
     const valueEnds = new Uint32Array(n);
     let text = '';
     let start = 0;
     for (let i = 0; i < n; i++) {
       const end = keyEnds[i];
-      const k = all.substring(start, end);
+      const k = keyString(keys, start, end);
       start = end;
       const c = (counts.get(k) ?? 0) + 1;
       counts.set(k, c);
