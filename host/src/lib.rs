@@ -7,7 +7,9 @@
 //! coordinator and the tasks exchange lives in [`control`], below both, and
 //! the contract's key hash and hash ranges in [`keys`], below everything.
 //! [`project`] writes and builds operator projects of one's own, beside the rest.
+//! [`alloc`] (the process's allocator, which keeps freed memory) depends on nothing.
 
+pub mod alloc;
 pub mod api;
 pub mod checkpoint;
 pub mod cli;

@@ -211,6 +211,11 @@ impl Runtime {
     /// A runtime with fuel accounting when `fuel`, and call timeouts (epoch
     /// interruption: every loop back-edge of guest code checks the epoch) when `epochs`.
     pub fn with_options(fuel: bool, epochs: bool) -> anyhow::Result<Runtime> {
+        // The buffers state is copied out into at a checkpoint are freed after the
+        // upload: keep that memory resident for the next checkpoint ([`crate::alloc`]).
+        if let Err(e) = crate::alloc::keep_freed_memory() {
+            tracing::warn!("{e}; every checkpoint faults its state's host buffers in afresh");
+        }
         let mut config = Config::new();
         config.consume_fuel(fuel);
         config.wasm_component_model(true);
