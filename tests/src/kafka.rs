@@ -31,7 +31,14 @@ fn target_dir() -> PathBuf {
 }
 
 /// The broker's class path: the jars, resolved once (a marker file says they are complete).
+/// Tests start brokers in parallel: the first resolves, the others wait for it (two Maven
+/// runs copying into one directory at once fail).
 fn classpath() -> String {
+    static CLASSPATH: OnceLock<String> = OnceLock::new();
+    CLASSPATH.get_or_init(resolve_classpath).clone()
+}
+
+fn resolve_classpath() -> String {
     let root = target_dir().join("kafka-broker");
     let jars = root.join("jars");
     let done = jars.join(format!(".complete-{KAFKA_VERSION}"));
