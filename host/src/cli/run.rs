@@ -49,56 +49,42 @@ pub fn run_pipeline_with(pipeline: &std::path::Path, ctl: Arc<JobControl>, opts:
             Ok(Start::Run(setup)) => Job::build(&pipeline, &runtime, ctl.next_attempt(), setup, io.handle().clone()),
             Err(e) => Err(e.into()),
         };
-        let job = match job {
-            Ok(job) => job,
-            // A restart that cannot reach a broker yet is a failed attempt like any other
-            // (the outage that failed the job often outlasts the first restart): wait, try again.
-            Err(e @ JobError::Connector(ConnectorError::Unavailable { .. })) if attempt > 0 => {
-                attempt += 1;
-                let kept = kept_msg(&opts.from);
-                let Some(wait) = restart.backoff(attempt).filter(|_| !ctl.is_stopped()) else {
-                    ctl.set_status(JobStatus::Failed);
-                    let why = format!("pipeline `{name}` failed for good ({} restart attempts used); {kept}", attempt - 1);
-                    return Err(anyhow::Error::new(e).context(why));
-                };
-                tracing::warn!(
-                    event = "restarting",
-                    attempt,
-                    of = restart.attempts,
-                    wait_ms = wait.as_millis() as u64,
-                    error = %e,
-                    "the restarted job cannot start yet; trying again ({kept})"
-                );
-                std::thread::sleep(wait);
-                opts.claims.push(ctl.run_id());
-                continue;
+        // What failed this attempt; with the run's end and latest checkpoint when a job was built.
+        let started = std::time::Instant::now();
+        let (error, end, latest) = match job {
+            Ok(job) => {
+                let stats = job.checkpoint_stats();
+                let end = job.end_of_run();
+                match job.run() {
+                    Ok(mut summary) => {
+                        summary.restarts = attempt;
+                        // Persistent checkpoints: the policy for a finished or cancelled job.
+                        let policy = if summary.stopped { policies.on_cancel } else { policies.on_finish };
+                        let (how, reason) = if summary.stopped { (Ending::Cancelled, "cancelled") } else { (Ending::Finished, "finished") };
+                        let keep = (policy == crate::spec::EndPolicy::Keep).then_some(reason);
+                        match end.apply(how, keep) {
+                            Ok(kept) => summary.checkpoints.kept = kept,
+                            Err(e) => tracing::warn!(error = %e, "cannot apply the end-of-job checkpoint policy"),
+                        }
+                        ctl.set_status(if summary.stopped { JobStatus::Cancelled } else { JobStatus::Finished });
+                        ctl.linger_for_stop_pollers(std::time::Duration::from_secs(5));
+                        return Ok(summary);
+                    }
+                    Err(e) => {
+                        let latest = stats.lock().expect("stats").latest.clone();
+                        (e, Some(end), latest)
+                    }
+                }
             }
+            // A restart that cannot reach a broker yet is a failed attempt like any other
+            // (the outage that failed the job often outlasts the first restart).
+            Err(e @ JobError::Connector(ConnectorError::Unavailable { .. })) if attempt > 0 => (e, None, None),
             Err(e) => {
                 ctl.set_status(JobStatus::Failed);
                 return Err(anyhow::Error::new(e).context(format!("pipeline `{name}` cannot start")));
             }
         };
-        let stats = job.checkpoint_stats();
-        let end = job.end_of_run();
-        let started = std::time::Instant::now();
-        let error = match job.run() {
-            Ok(mut summary) => {
-                summary.restarts = attempt;
-                // Persistent checkpoints: the policy for a finished or cancelled job.
-                let policy = if summary.stopped { policies.on_cancel } else { policies.on_finish };
-                let (how, reason) = if summary.stopped { (Ending::Cancelled, "cancelled") } else { (Ending::Finished, "finished") };
-                let keep = (policy == crate::spec::EndPolicy::Keep).then_some(reason);
-                match end.apply(how, keep) {
-                    Ok(kept) => summary.checkpoints.kept = kept,
-                    Err(e) => tracing::warn!(error = %e, "cannot apply the end-of-job checkpoint policy"),
-                }
-                ctl.set_status(if summary.stopped { JobStatus::Cancelled } else { JobStatus::Finished });
-                ctl.linger_for_stop_pollers(std::time::Duration::from_secs(5));
-                return Ok(summary);
-            }
-            Err(e) => e,
-        };
-        let latest = stats.lock().expect("stats").latest.clone().or_else(|| opts.from.clone());
+        let latest = latest.or_else(|| opts.from.clone());
         let kept = kept_msg(&latest);
         if started.elapsed() >= restart.reset_after.0 {
             attempt = 0;
@@ -108,7 +94,7 @@ pub fn run_pipeline_with(pipeline: &std::path::Path, ctl: Arc<JobControl>, opts:
         let deterministic = matches!(error, JobError::Connector(ConnectorError::Record { .. }));
         let Some(wait) = restart.backoff(attempt).filter(|_| !ctl.is_stopped() && !deterministic) else {
             // Failed for good: the last checkpoint is always kept.
-            let kept = end.apply(Ending::Failed, Some("failed")).ok().flatten();
+            let kept = end.as_ref().and_then(|end| end.apply(Ending::Failed, Some("failed")).ok().flatten());
             let kept = kept.map_or(kept_msg(&latest), |k| format!("kept checkpoint: {k}"));
             ctl.set_status(JobStatus::Failed);
             let why = match restart.strategy {
@@ -121,14 +107,8 @@ pub fn run_pipeline_with(pipeline: &std::path::Path, ctl: Arc<JobControl>, opts:
             };
             return Err(anyhow::Error::new(error).context(format!("pipeline `{name}` failed for good ({why}); {kept}")));
         };
-        tracing::warn!(
-            event = "restarting",
-            attempt,
-            of = restart.attempts,
-            wait_ms = wait.as_millis() as u64,
-            error = %error,
-            "task failed; restarting the job from its last completed checkpoint ({kept})"
-        );
+        let what = if end.is_some() { "task failed; restarting the job from its last completed checkpoint" } else { "the restarted job cannot start yet; trying again" };
+        tracing::warn!(event = "restarting", attempt, of = restart.attempts, wait_ms = wait.as_millis() as u64, error = %error, "{what} ({kept})");
         ctl.set_status(JobStatus::Restarting);
         std::thread::sleep(wait);
         // Resume from this job's last completed checkpoint (or where it started
