@@ -7,6 +7,7 @@
 
 pub mod catalog;
 pub mod coordinator;
+mod digest;
 pub mod layout;
 pub mod lineage;
 pub mod metadata;

@@ -5,17 +5,17 @@ use std::time::Instant;
 
 use bytes::Bytes;
 use tracing::Instrument;
-use sha2::{Digest, Sha256};
 use tokio::sync::mpsc::UnboundedSender;
 
+use super::digest::Remembered;
 use super::{Pins, Storage, layout};
 use std::sync::Arc;
 
 use futures::StreamExt;
 
-use crate::control::{Ack, AckPayload, Event, ImageHandle, PieceHandle, StateHandle};
+use crate::control::{Ack, AckPayload, Event, ImageHandle, StateHandle};
 use crate::runtime::image::{Image, PAGE};
-use crate::runtime::{Part, Snapshot};
+use crate::runtime::Snapshot;
 
 /// Why a snapshot could not be stored.
 #[derive(Debug, thiserror::Error)]
@@ -24,7 +24,7 @@ enum UploadError {
     #[error(transparent)]
     Storage(#[from] super::StorageError),
     /// The hashing task failed.
-    #[error("hashing the memory image failed: {0}")]
+    #[error("hashing the state failed: {0}")]
     Hash(String),
 }
 
@@ -36,6 +36,8 @@ pub struct Uploader {
     pipeline: String,
     runtime: tokio::runtime::Handle,
     inbox: UnboundedSender<Event>,
+    /// Each subtask's last digests, so unchanged state is not hashed again.
+    digests: Remembered,
 }
 
 impl Uploader {
@@ -47,7 +49,7 @@ impl Uploader {
         runtime: tokio::runtime::Handle,
         inbox: UnboundedSender<Event>,
     ) -> Uploader {
-        Uploader { storage, pins, pipeline: pipeline.into(), runtime, inbox }
+        Uploader { storage, pins, pipeline: pipeline.into(), runtime, inbox, digests: Remembered::default() }
     }
 
     /// Hands `snapshot` of `node`/`subtask` for checkpoint `id` over (its inputs
@@ -57,7 +59,7 @@ impl Uploader {
         let node = node.to_string();
         let span = tracing::debug_span!("upload", checkpoint = id, operator = %node, subtask);
         self.runtime.spawn(async move {
-            let payload = match this.store(id, snapshot).await {
+            let payload = match this.store(id, &node, subtask, snapshot).await {
                 Ok((handle, uploaded)) => AckPayload::Operator(handle, uploaded),
                 Err(e) => AckPayload::Failed(format!("operator `{node}` subtask {subtask}: {e}")),
             };
@@ -65,18 +67,19 @@ impl Uploader {
         }.instrument(span));
     }
 
-    async fn store(&self, id: u64, snapshot: Snapshot) -> Result<(StateHandle, u64), UploadError> {
+    async fn store(&self, id: u64, node: &str, subtask: usize, snapshot: Snapshot) -> Result<(StateHandle, u64), UploadError> {
         if let Some(image) = snapshot.image.clone() {
             return self.store_image(id, image).await;
         }
         let started = Instant::now();
         let size = snapshot.len() as u64;
         let pieces: Vec<Bytes> = snapshot.chunks;
-        let hashed = pieces.clone();
-        let parts = snapshot.parts;
-        let (sha256, handles) = tokio::task::spawn_blocking(move || hash(&hashed, &parts))
+        let (chunks, parts, digests, node_id) = (pieces.clone(), snapshot.parts, self.digests.clone(), node.to_string());
+        let digests = tokio::task::spawn_blocking(move || digests.hash(&node_id, subtask, &chunks, &parts))
             .await
-            .unwrap_or_else(|_| (String::from("hash-failed"), Vec::new()));
+            .map_err(|e| UploadError::Hash(e.to_string()))?;
+        let hash_ms = started.elapsed().as_millis() as u64;
+        let sha256 = digests.sha256;
         self.pins.pin(id, &sha256).await;
         let path = layout::state_file(&self.pipeline, &sha256);
         let uploaded = if self.storage.exists(&path).await? {
@@ -85,7 +88,7 @@ impl Uploader {
             self.storage.put_pieces(&path, pieces).await?;
             size
         };
-        tracing::debug!(event = "uploaded", checkpoint = id, size, uploaded, ms = started.elapsed().as_millis() as u64, "state uploaded");
+        tracing::debug!(event = "uploaded", checkpoint = id, size, uploaded, hashed = digests.hashed, hash_ms, ms = started.elapsed().as_millis() as u64, "state uploaded");
         let handle = StateHandle {
             file: layout::state_ref_from_checkpoint(&sha256),
             sha256,
@@ -93,7 +96,7 @@ impl Uploader {
             format: snapshot.format,
             version: snapshot.version,
             range: snapshot.range,
-            pieces: handles,
+            pieces: digests.pieces,
             image: None,
         };
         Ok((handle, uploaded))
@@ -162,60 +165,5 @@ impl Uploader {
             image: Some(ImageHandle { page_size: PAGE as u64, memories, globals: image.globals.len() / 8, new_pages }),
         };
         Ok((handle, uploaded))
-    }
-}
-
-/// SHA-256 of the whole file, and the handle of each of its `parts` (offset,
-/// size, own SHA-256), in one pass over the chunks.
-fn hash(chunks: &[Bytes], parts: &[Part]) -> (String, Vec<PieceHandle>) {
-    let mut whole = Sha256::new();
-    let mut handles = Vec::with_capacity(parts.len());
-    let mut parts = parts.iter();
-    let mut current = parts.next().map(|p| (*p, 0u64, Sha256::new()));
-    let mut offset = 0u64;
-    for chunk in chunks {
-        whole.update(chunk);
-        let mut rest: &[u8] = chunk;
-        while let Some((part, done, h)) = current.as_mut() {
-            let n = (part.size - *done).min(rest.len() as u64) as usize;
-            h.update(&rest[..n]);
-            *done += n as u64;
-            rest = &rest[n..];
-            if *done < part.size {
-                break;
-            }
-            let (part, _, h) = current.take().expect("current part");
-            handles.push(PieceHandle { kind: part.kind, offset, size: part.size, sha256: hex::encode(h.finalize()) });
-            offset += part.size;
-            current = parts.next().map(|p| (*p, 0u64, Sha256::new()));
-        }
-    }
-    // Empty parts at the end (no bytes left to walk).
-    while let Some((part, _, h)) = current.take() {
-        handles.push(PieceHandle { kind: part.kind, offset, size: part.size, sha256: hex::encode(h.finalize()) });
-        offset += part.size;
-        current = parts.next().map(|p| (*p, 0u64, Sha256::new()));
-    }
-    (hex::encode(whole.finalize()), handles)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::control::{PieceKind, Redistribution};
-    use crate::keys::HashRange;
-
-    #[test]
-    fn pieces_are_hashed_across_chunk_boundaries() {
-        let data: Vec<u8> = (0..100u8).collect();
-        let chunks = vec![Bytes::copy_from_slice(&data[..7]), Bytes::copy_from_slice(&data[7..60]), Bytes::copy_from_slice(&data[60..])];
-        let kind = PieceKind::Keyed(HashRange::ALL);
-        let op = PieceKind::Operator(Redistribution::Union);
-        let parts = [Part { kind: op, size: 0 }, Part { kind, size: 10 }, Part { kind, size: 90 }, Part { kind: op, size: 0 }];
-        let (whole, handles) = hash(&chunks, &parts);
-        assert_eq!(whole, hex::encode(Sha256::digest(&data)));
-        let got: Vec<(u64, u64, String)> = handles.iter().map(|h| (h.offset, h.size, h.sha256.clone())).collect();
-        let sha = |b: &[u8]| hex::encode(Sha256::digest(b));
-        assert_eq!(got, vec![(0, 0, sha(b"")), (0, 10, sha(&data[..10])), (10, 90, sha(&data[10..])), (100, 0, sha(b""))]);
     }
 }

@@ -2,8 +2,10 @@
 //! a configured size, for measuring (and proving) state of any size — up to
 //! 1 GiB and beyond — crossing the boundary in pieces.
 //!
-//! Config: `{ size: <bytes> }`. The first call that sees an empty state fills it
-//! with `size` bytes (a fixed pattern); events pass through unchanged. At the
+//! Config: `{ size: <bytes>, touch: <bool> }`. The first call that sees an
+//! empty state fills it with `size` bytes (a fixed pattern); events pass
+//! through unchanged. With `touch: true` every batch also changes one byte of
+//! the blob (the next one each time), so that no two checkpoints hold the same state. At the
 //! final watermark the blob's length and checksum are emitted (key `blob`), so a
 //! test can tell that a restored state is the saved one.
 
@@ -14,6 +16,8 @@ use serde::{Deserialize, Serialize};
 #[serde(deny_unknown_fields)]
 struct Config {
     size: u64,
+    #[serde(default)]
+    touch: bool,
 }
 
 /// The state: bytes serialized as one byte string (a bulk copy, not a sequence).
@@ -22,6 +26,8 @@ struct Blob(#[serde(with = "serde_bytes")] Vec<u8>);
 
 struct BlobOp {
     size: usize,
+    touch: bool,
+    touched: usize,
 }
 
 impl BlobOp {
@@ -38,11 +44,16 @@ impl Operator for BlobOp {
 
     fn init(config: Config) -> Result<Self, String> {
         let size = usize::try_from(config.size).map_err(|_| "size too large for a 32-bit guest".to_string())?;
-        Ok(BlobOp { size })
+        Ok(BlobOp { size, touch: config.touch, touched: 0 })
     }
 
     fn process(&mut self, state: &mut Blob, input: Events<'_>, out: &mut Output) -> Result<(), String> {
         self.fill(state);
+        if self.touch && !state.0.is_empty() {
+            let at = self.touched % state.0.len();
+            state.0[at] = state.0[at].wrapping_add(1);
+            self.touched += 1;
+        }
         for e in input {
             out.emit(e.key, e.value, e.timestamp);
         }
