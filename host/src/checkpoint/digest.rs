@@ -88,7 +88,9 @@ impl Remembered {
                 std::thread::scope(|scope| {
                     let file = scope.spawn(|| sha256(chunks.iter().map(|c| &c[..])));
                     hash_missing(&mut shas);
-                    file.join().unwrap_or_else(|_| String::from("hash-failed"))
+                    // A panic here fails the upload (and so the checkpoint) instead of
+                    // recording a digest that is not one.
+                    file.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic))
                 })
             }
         };
