@@ -25,7 +25,15 @@ fn main() {
         .current_dir(&guests) // so the guests' .cargo/config.toml applies
         .env("CARGO_TARGET_DIR", &target_dir);
     // The outer build's settings must not leak into the guests' build.
-    for var in ["CARGO_ENCODED_RUSTFLAGS", "RUSTFLAGS", "CARGO_BUILD_RUSTFLAGS", "CARGO_MAKEFLAGS", "CARGO_PROFILE_RELEASE_DEBUG", "RUSTC_WORKSPACE_WRAPPER", "CARGO_BUILD_TARGET"] {
+    for var in [
+        "CARGO_ENCODED_RUSTFLAGS",
+        "RUSTFLAGS",
+        "CARGO_BUILD_RUSTFLAGS",
+        "CARGO_MAKEFLAGS",
+        "CARGO_PROFILE_RELEASE_DEBUG",
+        "RUSTC_WORKSPACE_WRAPPER",
+        "CARGO_BUILD_TARGET",
+    ] {
         cmd.env_remove(var);
     }
     let output = cmd.output().expect("run cargo to build the guest operators");
@@ -33,11 +41,7 @@ fn main() {
         panic!("building the guest operators failed:\n{}", String::from_utf8_lossy(&output.stderr));
     }
 
-    let stable = std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .filter(|p| p.is_absolute())
-        .unwrap_or_else(|| root.join("target"))
-        .join("operators");
+    let stable = std::env::var_os("CARGO_TARGET_DIR").map(PathBuf::from).filter(|p| p.is_absolute()).unwrap_or_else(|| root.join("target")).join("operators");
     std::fs::create_dir_all(&stable).unwrap();
     let mut consts = String::new();
     let mut all = String::new();

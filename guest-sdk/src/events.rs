@@ -51,20 +51,14 @@ impl<'a> Events<'a> {
     pub fn new(batch: &'a Batch) -> Result<Self, String> {
         let n = batch.timestamps.len();
         if batch.key_ends.len() != n || batch.value_ends.len() != n {
-            return Err(format!(
-                "malformed batch: {n} timestamps but {} key ends and {} value ends",
-                batch.key_ends.len(),
-                batch.value_ends.len()
-            ));
+            return Err(format!("malformed batch: {n} timestamps but {} key ends and {} value ends", batch.key_ends.len(), batch.value_ends.len()));
         }
         check_ends("key", &batch.key_ends, batch.keys.len())?;
         check_ends("value", &batch.value_ends, batch.values.len())?;
         let mut previous: Option<u32> = None;
         for &i in &batch.keyless {
             if previous.is_some_and(|p| i <= p) || i as usize >= n {
-                return Err(format!(
-                    "malformed batch: keyless index {i} is out of order or not below the event count {n}"
-                ));
+                return Err(format!("malformed batch: keyless index {i} is out of order or not below the event count {n}"));
             }
             previous = Some(i);
         }
@@ -130,17 +124,11 @@ fn check_ends(what: &str, ends: &[u32], len: usize) -> Result<(), String> {
     let pairs = ends.iter().zip(ends.get(1..).unwrap_or_default());
     if pairs.fold(false, |bad, (a, b)| bad | (b < a)) {
         let i = ends.windows(2).position(|w| w[1] < w[0]).unwrap_or_default() + 1;
-        return Err(format!(
-            "malformed batch: {what} end of event {i} ({}) is below the previous one ({})",
-            ends[i],
-            ends[i - 1]
-        ));
+        return Err(format!("malformed batch: {what} end of event {i} ({}) is below the previous one ({})", ends[i], ends[i - 1]));
     }
     let last = ends.last().copied().unwrap_or_default();
     if last as usize > len {
-        return Err(format!(
-            "malformed batch: {what} ends reach {last} but there are only {len} {what} bytes"
-        ));
+        return Err(format!("malformed batch: {what} ends reach {last} but there are only {len} {what} bytes"));
     }
     Ok(())
 }
@@ -167,11 +155,7 @@ impl<'a> Iterator for Events<'a> {
         let value = &self.values[self.value_start..value_end];
         self.value_start = value_end;
 
-        Some(Event {
-            key,
-            value,
-            timestamp,
-        })
+        Some(Event { key, value, timestamp })
     }
 
     #[inline]

@@ -25,9 +25,7 @@ pub struct KeyedState<V> {
 
 impl<V> Default for KeyedState<V> {
     fn default() -> Self {
-        KeyedState {
-            map: HashMap::default(),
-        }
+        KeyedState { map: HashMap::default() }
     }
 }
 
@@ -165,9 +163,7 @@ impl<V> KeyedState<V> {
     }
 
     /// The keys and mutable values, in ascending key order (bytewise).
-    pub fn iter_mut(
-        &mut self,
-    ) -> impl DoubleEndedIterator<Item = (&[u8], &mut V)> + ExactSizeIterator {
+    pub fn iter_mut(&mut self) -> impl DoubleEndedIterator<Item = (&[u8], &mut V)> + ExactSizeIterator {
         let mut entries: Vec<(&[u8], &mut V)> = self.map.iter_mut().map(|(k, v)| (k.as_slice(), v)).collect();
         entries.sort_unstable_by(|a, b| a.0.cmp(b.0));
         entries.into_iter()
@@ -186,9 +182,7 @@ impl<V> KeyedState<V> {
 
 impl<K: Into<Vec<u8>>, V> FromIterator<(K, V)> for KeyedState<V> {
     fn from_iter<I: IntoIterator<Item = (K, V)>>(iter: I) -> Self {
-        KeyedState {
-            map: iter.into_iter().map(|(k, v)| (k.into(), v)).collect(),
-        }
+        KeyedState { map: iter.into_iter().map(|(k, v)| (k.into(), v)).collect() }
     }
 }
 
@@ -213,10 +207,7 @@ mod tests {
         assert_eq!(s.insert("c", 6), Some(4));
         assert!(s.contains_key(b"c"));
         let all: Vec<_> = s.iter().map(|(k, v)| (k.to_vec(), *v)).collect();
-        assert_eq!(
-            all,
-            vec![(vec![], 7), (b"a".to_vec(), 10), (b"b".to_vec(), 5), (b"c".to_vec(), 6)]
-        );
+        assert_eq!(all, vec![(vec![], 7), (b"a".to_vec(), 10), (b"b".to_vec(), 5), (b"c".to_vec(), 6)]);
         assert_eq!(s.remove(b"a"), Some(10));
         assert_eq!(s.remove(b"a"), None);
         for (_, v) in s.iter_mut() {
@@ -230,12 +221,8 @@ mod tests {
 
     #[test]
     fn serializes_deterministically() {
-        let a: KeyedState<String> = [("x", "1".to_string()), ("a", "2".to_string())]
-            .into_iter()
-            .collect();
-        let b: KeyedState<String> = [("a", "2".to_string()), ("x", "1".to_string())]
-            .into_iter()
-            .collect();
+        let a: KeyedState<String> = [("x", "1".to_string()), ("a", "2".to_string())].into_iter().collect();
+        let b: KeyedState<String> = [("a", "2".to_string()), ("x", "1".to_string())].into_iter().collect();
         let bytes = encode_state(&a).unwrap();
         assert_eq!(bytes, encode_state(&b).unwrap());
         let back: KeyedState<String> = decode_state(&bytes).unwrap();

@@ -115,10 +115,7 @@ macro_rules! export_operator {
             $crate::__instance_glue!($op);
 
             impl $crate::bindings::v2::exports::cairn::operator0_2_0::operator::Guest for __CairnOperatorExport {
-                fn init(
-                    config: ::std::string::String,
-                    context: $crate::v2::Context,
-                ) -> ::core::result::Result<(), ::std::string::String> {
+                fn init(config: ::std::string::String, context: $crate::v2::Context) -> ::core::result::Result<(), ::std::string::String> {
                     let context = $crate::Context {
                         operator: context.operator,
                         subtask: context.subtask,
@@ -129,10 +126,7 @@ macro_rules! export_operator {
                     __with(|i| i.init_with(&config, context))
                 }
 
-                fn process(
-                    input: u32,
-                    batch: $crate::Batch,
-                ) -> ::core::result::Result<$crate::Batch, ::std::string::String> {
+                fn process(input: u32, batch: $crate::Batch) -> ::core::result::Result<$crate::Batch, ::std::string::String> {
                     __with(|i| i.process_input(input, &batch))
                 }
 
@@ -161,7 +155,7 @@ macro_rules! export_operator {
                 }
             }
 
-            $crate::bindings::v2::export_0_2!(__CairnOperatorExport with_types_in $crate::bindings::v2);
+    $crate::bindings::v2::export_0_2!(__CairnOperatorExport with_types_in $crate::bindings::v2);
         };
     };
 }
@@ -210,7 +204,7 @@ macro_rules! export_operator_0_1 {
                 }
             }
 
-            $crate::bindings::v1::export_0_1!(__CairnOperatorExport with_types_in $crate::bindings::v1);
+    $crate::bindings::v1::export_0_1!(__CairnOperatorExport with_types_in $crate::bindings::v1);
         };
     };
 }

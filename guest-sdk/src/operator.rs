@@ -42,22 +42,12 @@ pub trait Operator: Sized + 'static {
 
     /// Processes one batch: reads `input`, updates `state`, emits into `out`.
     /// An error fails the subtask.
-    fn process(
-        &mut self,
-        state: &mut Self::State,
-        input: Events<'_>,
-        out: &mut Output,
-    ) -> Result<(), String>;
+    fn process(&mut self, state: &mut Self::State, input: Events<'_>, out: &mut Output) -> Result<(), String>;
 
     /// Event time has passed `ts`: no event with a timestamp at or before
     /// `ts` will arrive any more (`i64::MAX` at the end of bounded input).
     /// Window operators emit here. Does nothing by default.
-    fn on_watermark(
-        &mut self,
-        state: &mut Self::State,
-        ts: i64,
-        out: &mut Output,
-    ) -> Result<(), String> {
+    fn on_watermark(&mut self, state: &mut Self::State, ts: i64, out: &mut Output) -> Result<(), String> {
         let _ = (state, ts, out);
         Ok(())
     }

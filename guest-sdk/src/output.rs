@@ -16,14 +16,7 @@ pub struct Output {
 
 impl Default for Batch {
     fn default() -> Self {
-        Batch {
-            keys: Vec::new(),
-            key_ends: Vec::new(),
-            values: Vec::new(),
-            value_ends: Vec::new(),
-            timestamps: Vec::new(),
-            keyless: Vec::new(),
-        }
+        Batch { keys: Vec::new(), key_ends: Vec::new(), values: Vec::new(), value_ends: Vec::new(), timestamps: Vec::new(), keyless: Vec::new() }
     }
 }
 
@@ -131,20 +124,12 @@ impl Output {
     ///
     /// If `write_value` shortens the column (that would corrupt earlier events).
     #[inline]
-    pub fn emit_with<R>(
-        &mut self,
-        key: Option<&[u8]>,
-        timestamp: i64,
-        write_value: impl FnOnce(&mut Vec<u8>) -> R,
-    ) -> R {
+    pub fn emit_with<R>(&mut self, key: Option<&[u8]>, timestamp: i64, write_value: impl FnOnce(&mut Vec<u8>) -> R) -> R {
         self.push_key(key, timestamp);
         let b = &mut self.batch;
         let start = b.values.len();
         let result = write_value(&mut b.values);
-        assert!(
-            b.values.len() >= start,
-            "emit_with: the closure removed bytes of earlier events"
-        );
+        assert!(b.values.len() >= start, "emit_with: the closure removed bytes of earlier events");
         b.value_ends.push(offset(b.values.len()));
         result
     }
@@ -199,10 +184,7 @@ mod tests {
     use crate::{Event, Events, Output};
 
     fn collect(out: &Output) -> Vec<(Option<Vec<u8>>, Vec<u8>, i64)> {
-        Events::new(out.as_batch())
-            .unwrap()
-            .map(|e| (e.key.map(<[u8]>::to_vec), e.value.to_vec(), e.timestamp))
-            .collect()
+        Events::new(out.as_batch()).unwrap().map(|e| (e.key.map(<[u8]>::to_vec), e.value.to_vec(), e.timestamp)).collect()
     }
 
     #[test]
@@ -253,14 +235,7 @@ mod tests {
         let mut events = Events::new(&batch).unwrap();
         assert_eq!((events.len(), events.value_bytes(), events.key_bytes()), (2, 5, 5));
         let first = events.next().unwrap();
-        assert_eq!(
-            first,
-            Event {
-                key: Some(b"k1"),
-                value: b"v1",
-                timestamp: 1
-            }
-        );
+        assert_eq!(first, Event { key: Some(b"k1"), value: b"v1", timestamp: 1 });
         assert_eq!((events.len(), events.value_bytes(), events.key_bytes()), (1, 3, 3));
         let mut copy = Output::new();
         copy.emit_event(&events.next().unwrap());

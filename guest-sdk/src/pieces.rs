@@ -133,8 +133,7 @@ pub fn merge<S: Default + DeserializeOwned>(
             ));
         }
         while !bytes.is_empty() {
-            let ((f, k, v), rest): ((u32, &[u8], &[u8]), &[u8]) =
-                postcard::take_from_bytes(bytes).map_err(|e| format!("cannot decode a keyed piece: {e}"))?;
+            let ((f, k, v), rest): ((u32, &[u8], &[u8]), &[u8]) = postcard::take_from_bytes(bytes).map_err(|e| format!("cannot decode a keyed piece: {e}"))?;
             bytes = rest;
             let h = key_hash(k);
             if h < range.0 || h > range.1 {
@@ -245,12 +244,8 @@ mod tests {
         for j in 0..3 {
             let own = subtask_range(j, 3);
             let ops: Vec<&[u8]> = old.iter().map(|o| o.operator.as_slice()).collect();
-            let keyed: Vec<(Range, &[u8])> = old
-                .iter()
-                .flat_map(|o| o.keyed.iter())
-                .filter(|(r, _)| r.0 <= own.1 && own.0 <= r.1)
-                .map(|(r, b)| (*r, b.as_slice()))
-                .collect();
+            let keyed: Vec<(Range, &[u8])> =
+                old.iter().flat_map(|o| o.keyed.iter()).filter(|(r, _)| r.0 <= own.1 && own.0 <= r.1).map(|(r, b)| (*r, b.as_slice())).collect();
             let got: Two = merge(&ops, &keyed, own, decode, |_, _| {}).unwrap();
             assert_eq!(got.watermark, Some(7));
             for (k, v) in got.counts.iter() {

@@ -40,13 +40,7 @@ impl<O: Operator> Default for Instance<O> {
 impl<O: Operator> Instance<O> {
     /// An instance whose operator is not initialised yet.
     pub const fn new() -> Self {
-        Instance {
-            live: None,
-            snapshot: SnapshotReader::empty(),
-            restore: None,
-            restore_pieces: None,
-            range: (0, u64::MAX),
-        }
+        Instance { live: None, snapshot: SnapshotReader::empty(), restore: None, restore_pieces: None, range: (0, u64::MAX) }
     }
 
     fn live(&mut self) -> Result<&mut Live<O>, String> {
@@ -71,13 +65,9 @@ impl<O: Operator> Instance<O> {
             return Err("init called twice".into());
         }
         let text = if config.trim().is_empty() { "null" } else { config };
-        let config: O::Config =
-            serde_json::from_str(text).map_err(|e| format!("invalid config: {e}"))?;
+        let config: O::Config = serde_json::from_str(text).map_err(|e| format!("invalid config: {e}"))?;
         let op = O::init(config)?;
-        self.live = Some(Live {
-            op,
-            state: O::State::default(),
-        });
+        self.live = Some(Live { op, state: O::State::default() });
         Ok(())
     }
 
@@ -114,11 +104,7 @@ impl<O: Operator> Instance<O> {
         let pieces = snapshot::encode_state_in_pieces(&live.state)?;
         let size = pieces.iter().map(Vec::len).sum::<usize>() as u64;
         self.snapshot = SnapshotReader::from_pieces(pieces);
-        Ok(StateInfo {
-            format: snapshot::FORMAT.into(),
-            version: O::STATE_VERSION,
-            size,
-        })
+        Ok(StateInfo { format: snapshot::FORMAT.into(), version: O::STATE_VERSION, size })
     }
 
     /// `snapshot-read`: the next at most `max_len` bytes of the last
@@ -141,10 +127,7 @@ impl<O: Operator> Instance<O> {
     /// `restore-write`: appends the next chunk of the state being restored.
     /// An error abandons the restore.
     pub fn restore_write(&mut self, bytes: &[u8]) -> Result<(), String> {
-        let writer = self
-            .restore
-            .as_mut()
-            .ok_or("restore-write called without restore")?;
+        let writer = self.restore.as_mut().ok_or("restore-write called without restore")?;
         writer.write(bytes).inspect_err(|_| self.restore = None)
     }
 
@@ -153,10 +136,7 @@ impl<O: Operator> Instance<O> {
     /// [`Operator::STATE_VERSION`]) and installs them as the state. On error
     /// the state is left as it was.
     pub fn restore_finish(&mut self) -> Result<(), String> {
-        let writer = self
-            .restore
-            .take()
-            .ok_or("restore-finish called without restore")?;
+        let writer = self.restore.take().ok_or("restore-finish called without restore")?;
         let pieces = self.restore_pieces.take();
         self.live()?;
         let (version, bytes) = writer.finish()?;
@@ -165,8 +145,7 @@ impl<O: Operator> Instance<O> {
         }
         let live = self.live()?;
         live.state = if version == O::STATE_VERSION {
-            snapshot::decode_state(&bytes)
-                .map_err(|e| format!("state version {version}: {e}"))?
+            snapshot::decode_state(&bytes).map_err(|e| format!("state version {version}: {e}"))?
         } else {
             O::migrate(version, &bytes)?
         };
@@ -218,11 +197,7 @@ impl<O: Operator> Instance<O> {
         operator.sort_by_key(|(s, _)| *s);
         let operator: Vec<&[u8]> = operator.into_iter().map(|(_, b)| b).collect();
         let decode = |b: &[u8]| -> Result<O::State, String> {
-            if version == O::STATE_VERSION {
-                snapshot::decode_state(b).map_err(|e| format!("state version {version}: {e}"))
-            } else {
-                O::migrate(version, b)
-            }
+            if version == O::STATE_VERSION { snapshot::decode_state(b).map_err(|e| format!("state version {version}: {e}")) } else { O::migrate(version, b) }
         };
         let state = pieces::merge(&operator, &keyed, range, decode, O::merge_operator_state)?;
         self.live()?.state = state;
@@ -271,12 +246,7 @@ mod tests {
             Ok(Summer { factor })
         }
 
-        fn process(
-            &mut self,
-            state: &mut Self::State,
-            input: Events<'_>,
-            out: &mut Output,
-        ) -> Result<(), String> {
+        fn process(&mut self, state: &mut Self::State, input: Events<'_>, out: &mut Output) -> Result<(), String> {
             for e in input {
                 let v = e.value.first().copied().ok_or("empty value")? as u64;
                 *state.get_or_default(e.key.unwrap_or_default()) += v * self.factor;
@@ -285,12 +255,7 @@ mod tests {
             Ok(())
         }
 
-        fn on_watermark(
-            &mut self,
-            state: &mut Self::State,
-            ts: i64,
-            out: &mut Output,
-        ) -> Result<(), String> {
+        fn on_watermark(&mut self, state: &mut Self::State, ts: i64, out: &mut Output) -> Result<(), String> {
             for (k, v) in state.iter() {
                 out.emit(Some(k), v.to_string().as_bytes(), ts);
             }
@@ -300,10 +265,7 @@ mod tests {
         fn migrate(from_version: u32, bytes: &[u8]) -> Result<Self::State, String> {
             match from_version {
                 // Version 1 kept u32 counts.
-                1 => Ok(snapshot::decode_state::<KeyedState<u32>>(bytes)?
-                    .iter()
-                    .map(|(k, v)| (k, u64::from(*v)))
-                    .collect()),
+                1 => Ok(snapshot::decode_state::<KeyedState<u32>>(bytes)?.iter().map(|(k, v)| (k, u64::from(*v))).collect()),
                 v => Err(format!("unknown version {v}")),
             }
         }
@@ -335,10 +297,7 @@ mod tests {
     }
 
     fn events(b: &Batch) -> Vec<(Option<Vec<u8>>, Vec<u8>, i64)> {
-        Events::new(b)
-            .unwrap()
-            .map(|e| (e.key.map(<[u8]>::to_vec), e.value.to_vec(), e.timestamp))
-            .collect()
+        Events::new(b).unwrap().map(|e| (e.key.map(<[u8]>::to_vec), e.value.to_vec(), e.timestamp)).collect()
     }
 
     fn take_snapshot<O: Operator>(inst: &mut Instance<O>, chunk: u32) -> (StateInfo, Vec<u8>) {
@@ -356,11 +315,7 @@ mod tests {
         (info, bytes)
     }
 
-    fn restore<O: Operator>(
-        inst: &mut Instance<O>,
-        info: &StateInfo,
-        bytes: &[u8],
-    ) -> Result<(), String> {
+    fn restore<O: Operator>(inst: &mut Instance<O>, info: &StateInfo, bytes: &[u8]) -> Result<(), String> {
         inst.restore(info)?;
         for chunk in bytes.chunks(3) {
             inst.restore_write(chunk)?;
@@ -374,11 +329,7 @@ mod tests {
         assert_eq!(inst.process(&batch(&[])).unwrap_err(), NOT_INITIALISED);
         assert_eq!(inst.on_watermark(0).unwrap_err(), NOT_INITIALISED);
         assert_eq!(inst.snapshot().unwrap_err(), NOT_INITIALISED);
-        let info = StateInfo {
-            format: "postcard".into(),
-            version: 2,
-            size: 0,
-        };
+        let info = StateInfo { format: "postcard".into(), version: 2, size: 0 };
         assert_eq!(inst.restore(&info).unwrap_err(), NOT_INITIALISED);
         assert!(inst.snapshot_read(10).is_empty());
         assert!(inst.state().is_none());
@@ -411,16 +362,11 @@ mod tests {
     fn process_and_watermark() {
         let mut inst = Instance::<Summer>::new();
         inst.init(r#"{"factor": 2}"#).unwrap();
-        let out = inst
-            .process(&batch(&[(Some(b"a"), &[1], 1), (None, &[5], 2), (Some(b"a"), &[3], 3)]))
-            .unwrap();
+        let out = inst.process(&batch(&[(Some(b"a"), &[1], 1), (None, &[5], 2), (Some(b"a"), &[3], 3)])).unwrap();
         assert_eq!(events(&out), vec![(None, b"done".to_vec(), 0)]);
         assert_eq!(inst.process(&batch(&[(Some(b"b"), &[], 1)])).unwrap_err(), "empty value");
         let out = inst.on_watermark(9).unwrap();
-        assert_eq!(
-            events(&out),
-            vec![(Some(vec![]), b"10".to_vec(), 9), (Some(b"a".to_vec()), b"8".to_vec(), 9)]
-        );
+        assert_eq!(events(&out), vec![(Some(vec![]), b"10".to_vec(), 9), (Some(b"a".to_vec()), b"8".to_vec(), 9)]);
 
         let mut bad = batch(&[(None, b"x", 1)]);
         bad.keyless = vec![3];
@@ -438,8 +384,7 @@ mod tests {
     fn snapshot_restore_cycle() {
         let mut a = Instance::<Summer>::new();
         a.init("null").unwrap();
-        a.process(&batch(&[(Some(b"x"), &[4], 1), (Some(b"y"), &[2], 1)]))
-            .unwrap();
+        a.process(&batch(&[(Some(b"x"), &[4], 1), (Some(b"y"), &[2], 1)])).unwrap();
         let (info, bytes) = take_snapshot(&mut a, 2);
         assert_eq!((info.format.as_str(), info.version), ("postcard", 2));
 
@@ -467,10 +412,7 @@ mod tests {
 
         let mut b = Instance::<Summer>::new();
         b.init("null").unwrap();
-        let json = StateInfo {
-            format: "json".into(),
-            ..info.clone()
-        };
+        let json = StateInfo { format: "json".into(), ..info.clone() };
         let err = b.restore(&json).unwrap_err();
         assert!(err.contains("\"json\""), "{err}");
 
@@ -500,11 +442,7 @@ mod tests {
         // A version without migration.
         let mut n = Instance::<Nothing>::new();
         n.init("null").unwrap();
-        let v9 = StateInfo {
-            format: "postcard".into(),
-            version: 9,
-            size: 0,
-        };
+        let v9 = StateInfo { format: "postcard".into(), version: 9, size: 0 };
         let err = restore(&mut n, &v9, &[]).unwrap_err();
         assert!(err.contains("version 9") && err.contains("version 1"), "{err}");
     }
@@ -513,11 +451,7 @@ mod tests {
     fn restore_migrates_old_versions() {
         let old: KeyedState<u32> = [("a", 7u32), ("b", 8)].into_iter().collect();
         let bytes = snapshot::encode_state(&old).unwrap();
-        let info = StateInfo {
-            format: "postcard".into(),
-            version: 1,
-            size: bytes.len() as u64,
-        };
+        let info = StateInfo { format: "postcard".into(), version: 1, size: bytes.len() as u64 };
         let mut inst = Instance::<Summer>::new();
         inst.init("null").unwrap();
         restore(&mut inst, &info, &bytes).unwrap();

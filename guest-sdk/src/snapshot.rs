@@ -19,13 +19,9 @@ pub fn encode_state<S: Serialize + ?Sized>(state: &S) -> Result<Vec<u8>, String>
 /// Also what an [`Operator::migrate`](crate::Operator::migrate) implementation
 /// calls to read an older state type before converting it.
 pub fn decode_state<S: DeserializeOwned>(bytes: &[u8]) -> Result<S, String> {
-    let (state, rest) =
-        postcard::take_from_bytes(bytes).map_err(|e| format!("cannot decode state: {e}"))?;
+    let (state, rest) = postcard::take_from_bytes(bytes).map_err(|e| format!("cannot decode state: {e}"))?;
     if !rest.is_empty() {
-        return Err(format!(
-            "cannot decode state: {} bytes left over after the state",
-            rest.len()
-        ));
+        return Err(format!("cannot decode state: {} bytes left over after the state", rest.len()));
     }
     Ok(state)
 }
@@ -56,18 +52,14 @@ impl postcard::ser_flavors::Flavor for Pieces {
             }
             if self.current.capacity() == 0 {
                 let want = if self.done.is_empty() { data.len().clamp(64, PIECE) } else { PIECE };
-                self.current
-                    .try_reserve_exact(want)
-                    .map_err(|_| postcard::Error::SerializeBufferFull)?;
+                self.current.try_reserve_exact(want).map_err(|_| postcard::Error::SerializeBufferFull)?;
             }
             let room = PIECE - self.current.len();
             let n = room.min(data.len());
             if self.current.len() + n > self.current.capacity() {
                 // The first piece started small: grow it towards PIECE.
                 let want = (self.current.len() + n).max(self.current.capacity() * 2).min(PIECE);
-                self.current
-                    .try_reserve_exact(want - self.current.len())
-                    .map_err(|_| postcard::Error::SerializeBufferFull)?;
+                self.current.try_reserve_exact(want - self.current.len()).map_err(|_| postcard::Error::SerializeBufferFull)?;
             }
             self.current.extend_from_slice(&data[..n]);
             data = &data[n..];
@@ -103,10 +95,7 @@ pub struct SnapshotReader {
 impl SnapshotReader {
     /// A reader with nothing to read.
     pub const fn empty() -> Self {
-        SnapshotReader {
-            pieces: std::collections::VecDeque::new(),
-            pos: 0,
-        }
+        SnapshotReader { pieces: std::collections::VecDeque::new(), pos: 0 }
     }
 
     /// A reader over `bytes`, replacing whatever was unread.
@@ -116,10 +105,7 @@ impl SnapshotReader {
 
     /// A reader over `pieces`, read in order.
     pub fn from_pieces(pieces: Vec<Vec<u8>>) -> Self {
-        SnapshotReader {
-            pieces: pieces.into_iter().filter(|p| !p.is_empty()).collect(),
-            pos: 0,
-        }
+        SnapshotReader { pieces: pieces.into_iter().filter(|p| !p.is_empty()).collect(), pos: 0 }
     }
 
     /// Number of bytes not read yet.
@@ -162,22 +148,12 @@ impl RestoreWriter {
     /// [`FORMAT`], or if `info.size` bytes cannot be allocated.
     pub fn begin(info: &StateInfo) -> Result<Self, String> {
         if info.format != FORMAT {
-            return Err(format!(
-                "cannot restore state in format {:?}: this operator reads {FORMAT:?} only",
-                info.format
-            ));
+            return Err(format!("cannot restore state in format {:?}: this operator reads {FORMAT:?} only", info.format));
         }
-        let expected = usize::try_from(info.size)
-            .map_err(|_| format!("cannot restore state of {} bytes: too large", info.size))?;
+        let expected = usize::try_from(info.size).map_err(|_| format!("cannot restore state of {} bytes: too large", info.size))?;
         let mut bytes = Vec::new();
-        bytes
-            .try_reserve_exact(expected)
-            .map_err(|e| format!("cannot restore state of {expected} bytes: {e}"))?;
-        Ok(RestoreWriter {
-            version: info.version,
-            expected,
-            bytes,
-        })
+        bytes.try_reserve_exact(expected).map_err(|e| format!("cannot restore state of {expected} bytes: {e}"))?;
+        Ok(RestoreWriter { version: info.version, expected, bytes })
     }
 
     /// The state schema version being restored.
@@ -190,10 +166,7 @@ impl RestoreWriter {
     pub fn write(&mut self, chunk: &[u8]) -> Result<(), String> {
         let total = self.bytes.len() + chunk.len();
         if total > self.expected {
-            return Err(format!(
-                "restore-write: {total} bytes written but the state has {} bytes",
-                self.expected
-            ));
+            return Err(format!("restore-write: {total} bytes written but the state has {} bytes", self.expected));
         }
         self.bytes.extend_from_slice(chunk);
         Ok(())
@@ -203,11 +176,7 @@ impl RestoreWriter {
     /// the bytes.
     pub fn finish(self) -> Result<(u32, Vec<u8>), String> {
         if self.bytes.len() != self.expected {
-            return Err(format!(
-                "restore-finish: {} bytes written but the state has {} bytes",
-                self.bytes.len(),
-                self.expected
-            ));
+            return Err(format!("restore-finish: {} bytes written but the state has {} bytes", self.bytes.len(), self.expected));
         }
         Ok((self.version, self.bytes))
     }
@@ -218,11 +187,7 @@ mod tests {
     use super::*;
 
     fn info(format: &str, version: u32, size: u64) -> StateInfo {
-        StateInfo {
-            format: format.into(),
-            version,
-            size,
-        }
+        StateInfo { format: format.into(), version, size }
     }
 
     #[test]

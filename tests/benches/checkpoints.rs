@@ -2,7 +2,6 @@
 //! blackhole`, with a checkpoint every second vs periodic checkpoints off, in the
 //! same run. Run with `cargo bench -p cairn-tests --bench checkpoints`.
 
-
 const EVENTS: u64 = 30_000_000;
 
 fn run(interval: Option<&str>) -> (f64, u64) {

@@ -62,14 +62,7 @@ fn main() {
     };
     let mut generator = Generator::new(&spec);
     let input: Vec<B> = std::iter::from_fn(|| generator.next_batch(1024).unwrap())
-        .map(|b| B {
-            keys: b.keys,
-            key_ends: b.key_ends,
-            values: b.values,
-            value_ends: b.value_ends,
-            timestamps: b.timestamps,
-            keyless: b.keyless,
-        })
+        .map(|b| B { keys: b.keys, key_ends: b.key_ends, values: b.values, value_ends: b.value_ends, timestamps: b.timestamps, keyless: b.keyless })
         .collect();
     let binput: Vec<Bbatch> = input
         .iter()

@@ -164,11 +164,6 @@ fn main() {
         let cache = tempfile::tempdir().unwrap();
         let cold = start_time(path, None);
         let warm = start_time(path, Some(cache.path()));
-        println!(
-            "| {name} | {:.2} s | {:.2} s | {:.1}× |",
-            cold.as_secs_f64(),
-            warm.as_secs_f64(),
-            cold.as_secs_f64() / warm.as_secs_f64()
-        );
+        println!("| {name} | {:.2} s | {:.2} s | {:.1}× |", cold.as_secs_f64(), warm.as_secs_f64(), cold.as_secs_f64() / warm.as_secs_f64());
     }
 }

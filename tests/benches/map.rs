@@ -181,16 +181,11 @@ fn main() {
         );
     }
     println!("\nThe floor: `passthrough` (returns its input: a copy in, a copy out) vs the native map, same batches\n");
-    println!("| batch | pass-through (events/s) | pass-through, `call-timeout: none` | native map (events/s) | pass-through / native | without timeouts / native |");
+    println!(
+        "| batch | pass-through (events/s) | pass-through, `call-timeout: none` | native map (events/s) | pass-through / native | without timeouts / native |"
+    );
     println!("| ---: | ---: | ---: | ---: | ---: | ---: |");
     for (size, through, untimed, native) in floors {
-        println!(
-            "| {size} | {:.2} M | {:.2} M | {:.2} M | {:.2} | {:.2} |",
-            through / 1e6,
-            untimed / 1e6,
-            native / 1e6,
-            through / native,
-            untimed / native
-        );
+        println!("| {size} | {:.2} M | {:.2} M | {:.2} M | {:.2} | {:.2} |", through / 1e6, untimed / 1e6, native / 1e6, through / native, untimed / native);
     }
 }

@@ -241,14 +241,7 @@ fn parallel_source() {
         for (i, par) in [1, 2].into_iter().enumerate() {
             let (rate, secs, _, busy) = best[i].as_ref().unwrap();
             let of = |id: &str| busy.iter().find(|(n, _)| n == id).map_or("–".to_string(), |(_, b)| format!("{b:.2}"));
-            println!(
-                "| {name} | {par} | {secs:.2} s | {:.2} M | {:.2}× | {} / {} / {} |",
-                rate / 1e6,
-                rate / one,
-                of("nx"),
-                of("query"),
-                of("sink")
-            );
+            println!("| {name} | {par} | {secs:.2} s | {:.2} M | {:.2}× | {} / {} / {} |", rate / 1e6, rate / one, of("nx"), of("query"), of("sink"));
         }
     }
 }
@@ -268,7 +261,6 @@ fn source_alone() {
     println!("| what | events/s |\n| --- | ---: |");
     println!("| generating batches in a loop (one thread) | {:.2} M |", alone / 1e6);
     println!("| pipeline nexmark → blackhole ({secs:.2} s) | {:.2} M |\n", piped / 1e6);
-
 }
 
 /// 2. The queries as pipelines, without and with periodic checkpoints.
@@ -299,7 +291,6 @@ fn queries() {
             );
         }
     }
-
 }
 
 /// 3. wasm vs native on the same batches; wasm with call timeouts (the
@@ -327,11 +318,8 @@ fn wasm_vs_native() {
     for (name, component, native) in natives.into_iter().filter(|(name, ..)| query_wanted(name)) {
         let label = if name == "floor" { "floor: pass-through (native: q0)" } else { name };
         let earlier = before.as_ref().map(|dir| dir.join(std::path::Path::new(component).file_name().unwrap()));
-        let builds: Vec<(String, std::path::PathBuf)> = earlier
-            .map(|p| (format!("{label}, before"), p))
-            .into_iter()
-            .chain([(label.to_string(), component.into())])
-            .collect();
+        let builds: Vec<(String, std::path::PathBuf)> =
+            earlier.map(|p| (format!("{label}, before"), p)).into_iter().chain([(label.to_string(), component.into())]).collect();
         // Each build on both engines (`NEXMARK_TIMEOUTS=on` or `off`: only that one, for a profiler).
         let mut instances = Vec::new();
         for (row, path) in &builds {
@@ -361,14 +349,7 @@ fn wasm_vs_native() {
         let mut next = |present: bool| if present { *wasm.next().unwrap() } else { f64::NAN };
         for (b, (row, _)) in builds.iter().enumerate() {
             let (with, without) = (next(instances[2 * b].is_some()), next(instances[2 * b + 1].is_some()));
-            println!(
-                "| {row} | {:.2} M | {:.2} M | {:.2} M | {:.2} | {:.2} |",
-                with / 1e6,
-                without / 1e6,
-                native / 1e6,
-                with / native,
-                without / native
-            );
+            println!("| {row} | {:.2} M | {:.2} M | {:.2} M | {:.2} | {:.2} |", with / 1e6, without / 1e6, native / 1e6, with / native, without / native);
         }
     }
 }

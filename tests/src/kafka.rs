@@ -53,7 +53,12 @@ fn resolve_classpath() -> String {
             .arg(format!("-Dmaven.repo.local={}", root.join("m2").display()))
             .output()
             .expect("cannot run mvn (Maven resolves the Kafka broker for the tests)");
-        assert!(out.status.success(), "mvn could not resolve the Kafka broker:\n{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "mvn could not resolve the Kafka broker:\n{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
         std::fs::write(&done, b"").unwrap();
         eprintln!("kafka broker jars resolved in {:.1}s", t.elapsed().as_secs_f64());
     }
@@ -122,7 +127,8 @@ impl Broker {
              read how; if [ \"$how\" = crash ]; then kill -9 $j; else kill $j; fi; wait $j",
             props.display()
         );
-        let child = Command::new("sh").args(["-c", &script]).stdin(Stdio::piped()).stdout(log.try_clone().unwrap()).stderr(log).spawn().expect("start the broker");
+        let child =
+            Command::new("sh").args(["-c", &script]).stdin(Stdio::piped()).stdout(log.try_clone().unwrap()).stderr(log).spawn().expect("start the broker");
         self.child = Some(child);
         let deadline = Instant::now() + Duration::from_secs(90);
         while TcpStream::connect(("127.0.0.1", self.port)).is_err() {
@@ -239,7 +245,9 @@ impl Broker {
         while at_end.len() < partitions.len() {
             assert!(Instant::now() < deadline, "reading {topic} took more than 60 s");
             match consumer.poll(Duration::from_millis(100)) {
-                Some(Ok(m)) => out.push((m.partition(), m.key().map(<[u8]>::to_vec), m.payload().unwrap_or_default().to_vec(), m.timestamp().to_millis().unwrap_or(-1))),
+                Some(Ok(m)) => {
+                    out.push((m.partition(), m.key().map(<[u8]>::to_vec), m.payload().unwrap_or_default().to_vec(), m.timestamp().to_millis().unwrap_or(-1)))
+                }
                 Some(Err(KafkaError::PartitionEOF(p))) => {
                     at_end.insert(p);
                 }
@@ -260,10 +268,12 @@ impl Broker {
             tpl.add_partition(topic, p);
         }
         let got = consumer.committed_offsets(tpl, Duration::from_secs(10)).unwrap();
-        (0..partitions).map(|p| match got.find_partition(topic, p).map(|e| e.offset()) {
-            Some(Offset::Offset(o)) => o,
-            _ => -1,
-        }).collect()
+        (0..partitions)
+            .map(|p| match got.find_partition(topic, p).map(|e| e.offset()) {
+                Some(Offset::Offset(o)) => o,
+                _ => -1,
+            })
+            .collect()
     }
 }
 

@@ -46,13 +46,7 @@ pub fn sorted_lines(path: &Path) -> Vec<String> {
 /// Runs `host <args>` in the background, with its log on stderr captured to `log`.
 pub fn spawn_host(args: &[&str], log: &Path) -> std::process::Child {
     let err = std::fs::File::create(log).expect("log file");
-    Command::new(host_bin())
-        .args(args)
-        .env("RUST_LOG", "info")
-        .stdout(std::process::Stdio::null())
-        .stderr(err)
-        .spawn()
-        .expect("spawn host")
+    Command::new(host_bin()).args(args).env("RUST_LOG", "info").stdout(std::process::Stdio::null()).stderr(err).spawn().expect("spawn host")
 }
 
 /// Every completed checkpoint directory (holding `_metadata`) under `root`, sorted.

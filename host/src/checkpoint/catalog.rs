@@ -233,12 +233,8 @@ pub fn locate(location: &str, spec: &StorageSpec) -> Result<(Storage, String), C
 /// (periodic savepoints' included) ever treats it as its own.
 pub async fn promote(found: &Found, to: &Storage, to_dir: &str) -> Result<Metadata, CheckpointError> {
     let mut source = found.clone();
-    source.metadata.promoted_from = Some(super::metadata::PromotedFrom {
-        path: found.url(),
-        id: found.metadata.id,
-        kind: found.metadata.kind,
-        trigger: found.metadata.trigger,
-    });
+    source.metadata.promoted_from =
+        Some(super::metadata::PromotedFrom { path: found.url(), id: found.metadata.id, kind: found.metadata.kind, trigger: found.metadata.trigger });
     source.metadata.trigger = super::Trigger::Promoted;
     let meta = write_self_contained(&source, to, to_dir).await?;
     tracing::info!(event = "promoted", checkpoint = meta.id, to = %to.url_of(to_dir), "checkpoint promoted to a savepoint");
@@ -253,8 +249,8 @@ pub async fn write_self_contained(found: &Found, to: &Storage, to_dir: &str) -> 
     meta.kind = super::Kind::Savepoint;
     for op in meta.operators.values_mut() {
         for h in &mut op.subtasks {
-            let src = super::storage::join_relative(&found.dir, &h.file)
-                .ok_or_else(|| CheckpointError::Incompatible(format!("bad state reference `{}`", h.file)))?;
+            let src =
+                super::storage::join_relative(&found.dir, &h.file).ok_or_else(|| CheckpointError::Incompatible(format!("bad state reference `{}`", h.file)))?;
             let rel = format!("state/{}", h.sha256);
             let dst = format!("{to_dir}/{rel}");
             if !to.exists(&dst).await? {
@@ -263,8 +259,8 @@ pub async fn write_self_contained(found: &Found, to: &Storage, to_dir: &str) -> 
             // A memory image's pages lie beside its `file`, here and there.
             for page in h.files().into_iter().skip(1) {
                 let name = page.rsplit('/').next().unwrap_or(&page).to_string();
-                let src = super::storage::join_relative(&found.dir, &page)
-                    .ok_or_else(|| CheckpointError::Incompatible(format!("bad state reference `{page}`")))?;
+                let src =
+                    super::storage::join_relative(&found.dir, &page).ok_or_else(|| CheckpointError::Incompatible(format!("bad state reference `{page}`")))?;
                 let dst = format!("{to_dir}/state/{name}");
                 if !to.exists(&dst).await? {
                     to.put(&dst, found.storage.get(&src).await?).await?;

@@ -102,11 +102,8 @@ impl Remembered {
             pieces.push(PieceHandle { kind: part.kind, offset, size: part.size, sha256: sha.clone() });
             offset += part.size;
         }
-        let remembered_pieces = if parts.is_empty() {
-            HashMap::new()
-        } else {
-            fingerprints.iter().zip(&sizes).zip(piece_shas).map(|((f, s), sha)| ((*f, *s), sha)).collect()
-        };
+        let remembered_pieces =
+            if parts.is_empty() { HashMap::new() } else { fingerprints.iter().zip(&sizes).zip(piece_shas).map(|((f, s), sha)| ((*f, *s), sha)).collect() };
         let last = Last { whole, sha256: file_sha.clone(), pieces: remembered_pieces };
         self.0.lock().unwrap_or_else(|e| e.into_inner()).insert(key, last);
         Digests { sha256: file_sha, pieces, hashed }

@@ -99,15 +99,7 @@ pub fn boot_id() -> String {
 impl RunRecord {
     /// A record for run `run_id` of this process, started now.
     pub fn new(run_id: &str, restored_from: Option<Origin>, claims: Vec<String>) -> RunRecord {
-        RunRecord {
-            run_id: run_id.into(),
-            started_at: now(),
-            restored_from,
-            claims,
-            pid: std::process::id(),
-            boot: boot_id(),
-            ended: None,
-        }
+        RunRecord { run_id: run_id.into(), started_at: now(), restored_from, claims, pid: std::process::id(), boot: boot_id(), ended: None }
     }
 
     /// Writes (or rewrites) the record.

@@ -21,8 +21,8 @@ mod upload;
 
 use std::collections::BTreeMap;
 
-pub use coordinator::{CheckpointConfig, Coordinator};
 pub use crate::control::TriggerState;
+pub use coordinator::{CheckpointConfig, Coordinator};
 pub use metadata::{Kind, Metadata, StateHandle, Trigger};
 pub use pins::Pins;
 pub use storage::{Storage, StorageError};

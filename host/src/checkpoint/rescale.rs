@@ -146,7 +146,16 @@ mod tests {
             let last = if c + 1 == cuts { own.last } else { first + step - 1 };
             pieces.push(PieceHandle { kind: PieceKind::Keyed(HashRange { first, last }), offset: 5 + 10 * c as u64, size: 10, sha256: "k".into() });
         }
-        StateHandle { file: format!("f{s}"), sha256: "x".into(), size: 5 + 10 * cuts as u64, format: "postcard".into(), version: 1, range: Some(own), pieces, image: None }
+        StateHandle {
+            file: format!("f{s}"),
+            sha256: "x".into(),
+            size: 5 + 10 * cuts as u64,
+            format: "postcard".into(),
+            version: 1,
+            range: Some(own),
+            pieces,
+            image: None,
+        }
     }
 
     fn saved(n: usize, cuts: usize) -> OperatorState {
@@ -168,7 +177,13 @@ mod tests {
         let p = plan("count", &s, 3).unwrap().unwrap();
         for (j, picks) in p.subtasks.iter().enumerate() {
             let mine = HashRange::of_subtask(j, 3);
-            let keyed: Vec<HashRange> = picks.iter().filter_map(|k| match k.piece.as_ref().unwrap().kind { PieceKind::Keyed(r) => Some(r), _ => None }).collect();
+            let keyed: Vec<HashRange> = picks
+                .iter()
+                .filter_map(|k| match k.piece.as_ref().unwrap().kind {
+                    PieceKind::Keyed(r) => Some(r),
+                    _ => None,
+                })
+                .collect();
             assert!(keyed.iter().all(|r| r.overlaps(&mine)));
             // Every hash of the new range is in some picked piece.
             assert!(keyed.first().unwrap().first <= mine.first && keyed.last().unwrap().last >= mine.last);

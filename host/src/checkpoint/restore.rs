@@ -9,10 +9,10 @@ use sha2::{Digest, Sha256};
 use super::catalog::Found;
 use super::storage::join_relative;
 use super::{CheckpointError, RestoreState, StateHandle, rescale};
-use bytes::Bytes;
 use crate::control::PieceHandle;
 use crate::runtime::{Restore, RestorePiece};
 use crate::spec::PipelineSpec;
+use bytes::Bytes;
 
 /// Loads what `spec` needs from checkpoint `found`. State for an operator the
 /// pipeline no longer has, or an operator with no state in the checkpoint, is an
@@ -22,10 +22,7 @@ pub async fn load(found: &Found, spec: &PipelineSpec, allow_non_restored: bool) 
     let meta = &found.metadata;
     let here = format!("{} `{}`", "checkpoint", found.dir);
     if meta.pipeline != spec.name {
-        return Err(CheckpointError::Incompatible(format!(
-            "{here} belongs to pipeline `{}`, not `{}`",
-            meta.pipeline, spec.name
-        )));
+        return Err(CheckpointError::Incompatible(format!("{here} belongs to pipeline `{}`, not `{}`", meta.pipeline, spec.name)));
     }
     let hint = "(pass --allow-non-restored-state to start it without)";
     let mut state = RestoreState { from: Some((found.dir.clone(), meta.id)), ..Default::default() };
@@ -33,9 +30,7 @@ pub async fn load(found: &Found, spec: &PipelineSpec, allow_non_restored: bool) 
     let wanted: BTreeSet<&str> = spec.operators.iter().map(|o| o.id.as_str()).collect();
     for id in meta.operators.keys().filter(|id| !wanted.contains(id.as_str())) {
         if !allow_non_restored {
-            return Err(CheckpointError::Incompatible(format!(
-                "{here} holds state for operator `{id}`, which the pipeline no longer has {hint}"
-            )));
+            return Err(CheckpointError::Incompatible(format!("{here} holds state for operator `{id}`, which the pipeline no longer has {hint}")));
         }
         tracing::warn!(operator = %id, "skipping state of an operator the pipeline no longer has");
     }

@@ -77,10 +77,7 @@ pub async fn prepare(spec: &PipelineSpec, base_dir: &Path, opts: &StartFrom) -> 
                 }
                 let area = storage.url_of(&layout::checkpoints_dir(name));
                 if !found.url().starts_with(&format!("{area}/")) {
-                    return Err(CheckpointError::Incompatible(format!(
-                        "--claim: {} is not in the checkpoint area of pipeline `{name}` ({area})",
-                        found.url()
-                    )));
+                    return Err(CheckpointError::Incompatible(format!("--claim: {} is not in the checkpoint area of pipeline `{name}` ({area})", found.url())));
                 }
                 claims.push(found.metadata.run_id.clone());
             }
@@ -123,13 +120,5 @@ pub async fn prepare(spec: &PipelineSpec, base_dir: &Path, opts: &StartFrom) -> 
     let pins = Pins::default();
     let periodic = (spec.savepoints.retain, spec.savepoints.max_age.map(|a| a.0));
     let owner = Owner::begin(storage.clone(), name, pins.clone(), record, spec.checkpoints.retain, periodic).await?;
-    Ok(Start::Run(RunSetup {
-        storage,
-        run_id,
-        restore,
-        restored_from: found.as_ref().map(catalog::Found::url),
-        first_id,
-        pins,
-        owner: Arc::new(owner),
-    }))
+    Ok(Start::Run(RunSetup { storage, run_id, restore, restored_from: found.as_ref().map(catalog::Found::url), first_id, pins, owner: Arc::new(owner) }))
 }

@@ -238,9 +238,7 @@ impl Storage {
     }
 
     fn relative(&self, full: &Path) -> String {
-        full.prefix_match(&self.prefix)
-            .map(|parts| parts.map(|p| p.as_ref().to_string()).collect::<Vec<_>>().join("/"))
-            .unwrap_or_else(|| full.to_string())
+        full.prefix_match(&self.prefix).map(|parts| parts.map(|p| p.as_ref().to_string()).collect::<Vec<_>>().join("/")).unwrap_or_else(|| full.to_string())
     }
 
     fn backend(&self, op: &'static str, path: &str, source: object_store::Error) -> StorageError {
@@ -319,10 +317,7 @@ impl Storage {
     pub async fn list(&self, rel: &str) -> Result<Vec<Listed>, StorageError> {
         let prefix = self.full(rel);
         let items: Vec<_> = self.store.list(Some(&prefix)).try_collect().await.map_err(|e| self.backend("list", rel, e))?;
-        Ok(items
-            .into_iter()
-            .map(|m| Listed { path: self.relative(&m.location), size: m.size, modified: m.last_modified.into() })
-            .collect())
+        Ok(items.into_iter().map(|m| Listed { path: self.relative(&m.location), size: m.size, modified: m.last_modified.into() }).collect())
     }
 
     /// Deletes an object; a missing one is not an error.

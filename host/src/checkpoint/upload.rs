@@ -4,8 +4,8 @@
 use std::time::Instant;
 
 use bytes::Bytes;
-use tracing::Instrument;
 use tokio::sync::mpsc::UnboundedSender;
+use tracing::Instrument;
 
 use super::digest::Remembered;
 use super::{Pins, Storage, layout};
@@ -14,8 +14,8 @@ use std::sync::Arc;
 use futures::StreamExt;
 
 use crate::control::{Ack, AckPayload, Event, ImageHandle, StateHandle};
-use crate::runtime::image::{Image, PAGE};
 use crate::runtime::Snapshot;
+use crate::runtime::image::{Image, PAGE};
 
 /// Why a snapshot could not be stored.
 #[derive(Debug, thiserror::Error)]
@@ -42,13 +42,7 @@ pub struct Uploader {
 
 impl Uploader {
     /// An uploader writing into `pipeline`'s state area and acknowledging to `inbox`.
-    pub fn new(
-        storage: Storage,
-        pins: Pins,
-        pipeline: &str,
-        runtime: tokio::runtime::Handle,
-        inbox: UnboundedSender<Event>,
-    ) -> Uploader {
+    pub fn new(storage: Storage, pins: Pins, pipeline: &str, runtime: tokio::runtime::Handle, inbox: UnboundedSender<Event>) -> Uploader {
         Uploader { storage, pins, pipeline: pipeline.into(), runtime, inbox, digests: Remembered::default() }
     }
 
@@ -58,13 +52,16 @@ impl Uploader {
         let this = self.clone();
         let node = node.to_string();
         let span = tracing::debug_span!("upload", checkpoint = id, operator = %node, subtask);
-        self.runtime.spawn(async move {
-            let payload = match this.store(id, &node, subtask, snapshot).await {
-                Ok((handle, uploaded)) => AckPayload::Operator(handle, uploaded),
-                Err(e) => AckPayload::Failed(format!("operator `{node}` subtask {subtask}: {e}")),
-            };
-            let _ = this.inbox.send(Event::Ack(Ack { checkpoint: id, node, subtask, alignment, payload }));
-        }.instrument(span));
+        self.runtime.spawn(
+            async move {
+                let payload = match this.store(id, &node, subtask, snapshot).await {
+                    Ok((handle, uploaded)) => AckPayload::Operator(handle, uploaded),
+                    Err(e) => AckPayload::Failed(format!("operator `{node}` subtask {subtask}: {e}")),
+                };
+                let _ = this.inbox.send(Event::Ack(Ack { checkpoint: id, node, subtask, alignment, payload }));
+            }
+            .instrument(span),
+        );
     }
 
     async fn store(&self, id: u64, node: &str, subtask: usize, snapshot: Snapshot) -> Result<(StateHandle, u64), UploadError> {
@@ -75,9 +72,8 @@ impl Uploader {
         let size = snapshot.len() as u64;
         let pieces: Vec<Bytes> = snapshot.chunks;
         let (chunks, parts, digests, node_id) = (pieces.clone(), snapshot.parts, self.digests.clone(), node.to_string());
-        let digests = tokio::task::spawn_blocking(move || digests.hash(&node_id, subtask, &chunks, &parts))
-            .await
-            .map_err(|e| UploadError::Hash(e.to_string()))?;
+        let digests =
+            tokio::task::spawn_blocking(move || digests.hash(&node_id, subtask, &chunks, &parts)).await.map_err(|e| UploadError::Hash(e.to_string()))?;
         let hash_ms = started.elapsed().as_millis() as u64;
         let sha256 = digests.sha256;
         self.pins.pin(id, &sha256).await;
@@ -88,7 +84,16 @@ impl Uploader {
             self.storage.put_pieces(&path, pieces).await?;
             size
         };
-        tracing::debug!(event = "uploaded", checkpoint = id, size, uploaded, hashed = digests.hashed, hash_ms, ms = started.elapsed().as_millis() as u64, "state uploaded");
+        tracing::debug!(
+            event = "uploaded",
+            checkpoint = id,
+            size,
+            uploaded,
+            hashed = digests.hashed,
+            hash_ms,
+            ms = started.elapsed().as_millis() as u64,
+            "state uploaded"
+        );
         let handle = StateHandle {
             file: layout::state_ref_from_checkpoint(&sha256),
             sha256,
@@ -110,9 +115,7 @@ impl Uploader {
     async fn store_image(&self, id: u64, image: Arc<Image>) -> Result<(StateHandle, u64), UploadError> {
         let started = Instant::now();
         let hashed = image.clone();
-        let (memories, globals_sha) = tokio::task::spawn_blocking(move || hashed.digests())
-            .await
-            .map_err(|e| UploadError::Hash(e.to_string()))?;
+        let (memories, globals_sha) = tokio::task::spawn_blocking(move || hashed.digests()).await.map_err(|e| UploadError::Hash(e.to_string()))?;
         // Every distinct non-zero page with its bytes, then the globals.
         let mut files: Vec<(String, Bytes)> = Vec::new();
         let mut seen = std::collections::BTreeSet::new();
@@ -153,7 +156,16 @@ impl Uploader {
         }
         let size = image.len();
         let pages: usize = memories.iter().map(Vec::len).sum();
-        tracing::debug!(event = "uploaded", checkpoint = id, size, uploaded, pages, new_pages, ms = started.elapsed().as_millis() as u64, "memory image uploaded");
+        tracing::debug!(
+            event = "uploaded",
+            checkpoint = id,
+            size,
+            uploaded,
+            pages,
+            new_pages,
+            ms = started.elapsed().as_millis() as u64,
+            "memory image uploaded"
+        );
         let handle = StateHandle {
             file: layout::state_ref_from_checkpoint(&globals_sha),
             sha256: globals_sha,

@@ -54,10 +54,8 @@ pub(super) fn storage_command(cmd: StorageCommand) -> anyhow::Result<()> {
     let done = if dry_run { &plan.removals } else { &report.removed };
     let bytes: u64 = done.iter().map(|r| r.bytes).sum();
     if json {
-        let rows: Vec<serde_json::Value> = done
-            .iter()
-            .map(|r| serde_json::json!({ "path": storage.url_of(r.path()), "bytes": r.bytes, "why": r.why.to_string() }))
-            .collect();
+        let rows: Vec<serde_json::Value> =
+            done.iter().map(|r| serde_json::json!({ "path": storage.url_of(r.path()), "bytes": r.bytes, "why": r.why.to_string() })).collect();
         println!("{}", serde_json::to_string_pretty(&serde_json::json!({ "dry-run": dry_run, "removed": rows, "bytes": bytes }))?);
         return Ok(());
     }
@@ -68,6 +66,11 @@ pub(super) fn storage_command(cmd: StorageCommand) -> anyhow::Result<()> {
     if report.pinned > 0 {
         println!("left {} state files that an upload is using", report.pinned);
     }
-    println!("{} {} objects, {bytes} bytes{}", if dry_run { "would free" } else { "freed" }, done.len(), if dry_run { " (dry run: nothing removed)" } else { "" });
+    println!(
+        "{} {} objects, {bytes} bytes{}",
+        if dry_run { "would free" } else { "freed" },
+        done.len(),
+        if dry_run { " (dry run: nothing removed)" } else { "" }
+    );
     Ok(())
 }

@@ -15,8 +15,8 @@ use std::sync::Arc;
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 
-pub use run::{run_pipeline, run_pipeline_with};
 pub use gc::StorageCommand;
+pub use run::{run_pipeline, run_pipeline_with};
 pub use storage::{CheckpointCommand, SavepointCommand};
 
 use crate::checkpoint::setup::StartFrom;
@@ -125,20 +125,13 @@ pub enum Command {
 
 /// The runtime for storage I/O and the checkpoint coordinator (tasks run on their own threads).
 pub fn io_runtime() -> anyhow::Result<tokio::runtime::Runtime> {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .thread_name("cairn-io")
-        .enable_all()
-        .build()
-        .context("cannot start the I/O runtime")
+    tokio::runtime::Builder::new_multi_thread().worker_threads(2).thread_name("cairn-io").enable_all().build().context("cannot start the I/O runtime")
 }
 
 /// Logs to stderr, filtered by `RUST_LOG` (default: info).
 pub fn init_logging() {
     let _ = tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info,cranelift=warn,wasmtime=warn".into()),
-        )
+        .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info,cranelift=warn,wasmtime=warn".into()))
         .with_writer(std::io::stderr)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .try_init();

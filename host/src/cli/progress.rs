@@ -84,7 +84,13 @@ fn line(elapsed: Duration, now: &BTreeMap<(u8, String), u64>, before: &BTreeMap<
         parts.push(format!("{id} {arrow} {}", rate(n.saturating_sub(b) as f64 / secs.max(1e-3))));
     }
     match stats.history.iter().rev().find(|r| r.status == "completed") {
-        Some(r) => parts.push(format!("{} {} in {} ms, {} B", if r.kind == crate::control::Kind::Savepoint { "savepoint" } else { "checkpoint" }, r.id, r.duration_ms, size(r.size))),
+        Some(r) => parts.push(format!(
+            "{} {} in {} ms, {} B",
+            if r.kind == crate::control::Kind::Savepoint { "savepoint" } else { "checkpoint" },
+            r.id,
+            r.duration_ms,
+            size(r.size)
+        )),
         None => parts.push("no checkpoint yet".into()),
     }
     if stats.failed > 0 {

@@ -98,16 +98,17 @@ pub fn run_pipeline_with(pipeline: &std::path::Path, ctl: Arc<JobControl>, opts:
             let kept = kept.map_or(kept_msg(&latest), |k| format!("kept checkpoint: {k}"));
             ctl.set_status(JobStatus::Failed);
             let why = match restart.strategy {
-                _ if deterministic => {
-                    "not retried: a restart would read the same record again; `on-malformed: skip` or `dead-letter` goes past it"
-                        .to_string()
-                }
+                _ if deterministic => "not retried: a restart would read the same record again; `on-malformed: skip` or `dead-letter` goes past it".to_string(),
                 crate::spec::RestartStrategy::None => "restart strategy `none`".to_string(),
                 _ => format!("{} restart attempts used", attempt - 1),
             };
             return Err(anyhow::Error::new(error).context(format!("pipeline `{name}` failed for good ({why}); {kept}")));
         };
-        let what = if end.is_some() { "task failed; restarting the job from its last completed checkpoint" } else { "the restarted job cannot start yet; trying again" };
+        let what = if end.is_some() {
+            "task failed; restarting the job from its last completed checkpoint"
+        } else {
+            "the restarted job cannot start yet; trying again"
+        };
         tracing::warn!(event = "restarting", attempt, of = restart.attempts, wait_ms = wait.as_millis() as u64, error = %error, "{what} ({kept})");
         ctl.set_status(JobStatus::Restarting);
         std::thread::sleep(wait);
@@ -123,4 +124,3 @@ pub fn run_pipeline_with(pipeline: &std::path::Path, ctl: Arc<JobControl>, opts:
 fn kept_msg(latest: &Option<String>) -> String {
     latest.as_deref().map_or_else(|| "no checkpoint completed".to_string(), |l| format!("last completed checkpoint: {l}"))
 }
-

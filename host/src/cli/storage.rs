@@ -35,9 +35,7 @@ pub(super) fn check(pipeline: &Path, from: &str, allow: bool, json: bool) -> any
             let config = op.config.as_ref().map_or_else(|| "null".to_string(), |c| c.to_string());
             let inputs: Vec<String> = op.input.ids().into_iter().map(str::to_string).collect();
             for (s, r) in restores.iter().enumerate() {
-                let mut inst = component
-                    .instantiate(s, crate::runtime::Limits::from(&op.limits), &Default::default())
-                    .map_err(|e| e.to_string())?;
+                let mut inst = component.instantiate(s, crate::runtime::Limits::from(&op.limits), &Default::default()).map_err(|e| e.to_string())?;
                 inst.init_in(&config, op.parallelism, &inputs).map_err(|e| e.to_string())?;
                 inst.restore(r).map_err(|e| e.to_string())?;
             }
@@ -211,7 +209,6 @@ pub(super) fn checkpoint_command(cmd: CheckpointCommand) -> anyhow::Result<()> {
     Ok(())
 }
 
-
 /// The storage options (S3 endpoint, credentials) of `pipeline`, if given.
 fn storage_options(pipeline: Option<&Path>) -> anyhow::Result<StorageSpec> {
     Ok(match pipeline {
@@ -223,7 +220,13 @@ fn storage_options(pipeline: Option<&Path>) -> anyhow::Result<StorageSpec> {
 fn print_rows(rows: &[serde_json::Value], checkpoints: bool) {
     println!(
         "{:>6}  {:<10} {:<9} {:<25} {:>12} {:>12}  {:<5} path",
-        "id", "kind", "trigger", "triggered at", "state bytes", "shared", if checkpoints { "kept" } else { "" }
+        "id",
+        "kind",
+        "trigger",
+        "triggered at",
+        "state bytes",
+        "shared",
+        if checkpoints { "kept" } else { "" }
     );
     for r in rows {
         let kept = if checkpoints { r["kept"].as_bool().unwrap_or(false).to_string() } else { String::new() };

@@ -25,12 +25,8 @@ impl FileSource {
     /// Opens the file of `spec` (relative to `base`).
     pub fn open(spec: &FileSourceSpec, base: &Path) -> Result<FileSource, ConnectorError> {
         let path = if spec.path.is_absolute() { spec.path.clone() } else { base.join(&spec.path) };
-        let file = File::open(&path).map_err(|source| ConnectorError::Io {
-            id: spec.id.clone(),
-            what: "cannot open input file",
-            path: path.clone(),
-            source,
-        })?;
+        let file =
+            File::open(&path).map_err(|source| ConnectorError::Io { id: spec.id.clone(), what: "cannot open input file", path: path.clone(), source })?;
         let dead_letter = match &spec.on_malformed {
             OnMalformed::DeadLetter(p) => {
                 let p = if p.is_absolute() { p.clone() } else { base.join(p) };
@@ -62,8 +58,7 @@ impl FileSource {
     }
 
     fn push_json(&self, out: &mut Batch, line: &[u8]) -> Result<(), ConnectorError> {
-        let v: serde_json::Value =
-            serde_json::from_slice(line).map_err(|e| self.record_error(format!("invalid JSON line: {e}")))?;
+        let v: serde_json::Value = serde_json::from_slice(line).map_err(|e| self.record_error(format!("invalid JSON line: {e}")))?;
         let obj = v.as_object().ok_or_else(|| self.record_error("a JSON line must be an object".into()))?;
         let key = match obj.get(&self.spec.key_field) {
             None | Some(serde_json::Value::Null) => None,
@@ -72,9 +67,7 @@ impl FileSource {
         };
         let field = self.spec.timestamp_field.as_deref().unwrap_or("ts");
         let ts = match obj.get(field) {
-            Some(t) => t
-                .as_i64()
-                .ok_or_else(|| self.record_error(format!("field `{field}` must be an integer (ms since the epoch), not {t}")))?,
+            Some(t) => t.as_i64().ok_or_else(|| self.record_error(format!("field `{field}` must be an integer (ms since the epoch), not {t}")))?,
             // Without a named timestamp field: arrival order, like `format: lines`.
             None if self.spec.timestamp_field.is_none() => self.line_no as i64 - 1,
             None => return Err(self.record_error(format!("missing timestamp field `{field}`"))),

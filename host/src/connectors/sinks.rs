@@ -87,10 +87,8 @@ impl FileSink {
         std::fs::create_dir_all(&sink.pending_dir).map_err(|e| sink.io("cannot create the directory", &sink.pending_dir.clone(), e))?;
         let state: FileSinkState = match restore {
             None => FileSinkState { committed_len: 0, pending: Vec::new(), pending_lens: Vec::new() },
-            Some(v) => serde_json::from_value(v.clone()).map_err(|e| ConnectorError::Record {
-                id: sink.id.clone(),
-                message: format!("cannot restore file sink state {v}: {e}"),
-            })?,
+            Some(v) => serde_json::from_value(v.clone())
+                .map_err(|e| ConnectorError::Record { id: sink.id.clone(), message: format!("cannot restore file sink state {v}: {e}") })?,
         };
         sink.recover(state)?;
         Ok(sink)

@@ -70,11 +70,7 @@ impl Split {
 
     /// The position to record in a checkpoint when `next` is the subtask's next event.
     pub fn position(&self, next: u64) -> Value {
-        if self.parallelism == 1 {
-            json!({ "next": next })
-        } else {
-            json!({ "parallelism": self.parallelism, "next": { self.subtask.to_string(): next } })
-        }
+        if self.parallelism == 1 { json!({ "next": next }) } else { json!({ "parallelism": self.parallelism, "next": { self.subtask.to_string(): next } }) }
     }
 
     /// The subtask's next event restoring from `position` (every subtask's

@@ -7,9 +7,9 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use super::events::{CoordinatorInbox, Event};
+use super::metrics::JobCounters;
 use super::request::{Request, TriggerState, TriggerStatus};
 use super::snapshot::Kind;
-use super::metrics::JobCounters;
 use super::stats::CheckpointStats;
 
 /// Where a job stands, as the API reports it.

@@ -141,7 +141,8 @@ mod tests {
     #[test]
     fn a_memory_image_references_its_pages_beside_its_file() {
         let page = |s: &str| Some(s.to_string());
-        let image = ImageHandle { page_size: 65536, memories: vec![vec![page("aa"), None, page("bb"), page("aa")], vec![page("cc")]], globals: 2, new_pages: 1 };
+        let image =
+            ImageHandle { page_size: 65536, memories: vec![vec![page("aa"), None, page("bb"), page("aa")], vec![page("cc")]], globals: 2, new_pages: 1 };
         let h = StateHandle {
             file: "../../../state/gg".into(),
             sha256: "gg".into(),

@@ -170,13 +170,7 @@ pub struct Job {
 impl Job {
     /// Compiles, instantiates, initialises and restores everything `pipeline`
     /// needs and wires the channels. Nothing runs yet. `rt` runs storage I/O.
-    pub fn build(
-        pipeline: &Pipeline,
-        runtime: &Runtime,
-        ctl: Arc<JobControl>,
-        setup: RunSetup,
-        rt: tokio::runtime::Handle,
-    ) -> Result<Job, JobError> {
+    pub fn build(pipeline: &Pipeline, runtime: &Runtime, ctl: Arc<JobControl>, setup: RunSetup, rt: tokio::runtime::Handle) -> Result<Job, JobError> {
         let spec = &pipeline.spec;
         let RunSetup { storage, run_id, mut restore, restored_from, first_id, pins, owner } = setup;
         for sink in &spec.sinks {
@@ -248,9 +242,7 @@ impl Job {
                 }
             }
         }
-        let mut take = |id: &str, n: usize| -> Vec<Wiring> {
-            wiring.remove(id).unwrap_or_else(|| (0..n).map(|_| Wiring::default()).collect())
-        };
+        let mut take = |id: &str, n: usize| -> Vec<Wiring> { wiring.remove(id).unwrap_or_else(|| (0..n).map(|_| Wiring::default()).collect()) };
         let (size, linger) = (spec.batch.size, spec.batch.linger.0);
 
         // Operators: one initialised (and restored) instance per subtask.
@@ -287,9 +279,8 @@ impl Job {
             }
             let mut grants = Grants::default();
             for name in &op.grants.env {
-                let value = std::env::var(name).map_err(|_| {
-                    JobError::Host(format!("operator `{}` is granted environment variable `{name}`, which is not set", op.id))
-                })?;
+                let value = std::env::var(name)
+                    .map_err(|_| JobError::Host(format!("operator `{}` is granted environment variable `{name}`, which is not set", op.id)))?;
                 grants.env.push((name.clone(), value));
             }
             for d in &op.grants.dirs {

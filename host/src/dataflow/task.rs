@@ -12,8 +12,8 @@ use super::input::{Input, InputSet};
 use super::message::{FINAL_WATERMARK, Message};
 use super::output::Outputs;
 use crate::checkpoint::Uploader;
-use crate::control::{Ack, AckPayload, Barrier, CoordinatorInbox, Event, JobControl, SinkCommand, SourceCommand, TaskCounters};
 use crate::connectors::{Sink, Source};
+use crate::control::{Ack, AckPayload, Barrier, CoordinatorInbox, Event, JobControl, SinkCommand, SourceCommand, TaskCounters};
 use crate::runtime::OperatorInstance;
 
 /// How often a waiting task looks at the job's stop and abort switches.
@@ -51,7 +51,8 @@ pub struct SourceLink {
 impl SourceLink {
     fn inject(&self, b: Barrier, source: &dyn Source, out: &mut Outputs) -> Result<(), TaskError> {
         out.broadcast(|| Message::Barrier(b))?;
-        let ack = Ack { checkpoint: b.id, node: self.id.clone(), subtask: self.subtask, alignment: Duration::ZERO, payload: AckPayload::Source(source.position()) };
+        let ack =
+            Ack { checkpoint: b.id, node: self.id.clone(), subtask: self.subtask, alignment: Duration::ZERO, payload: AckPayload::Source(source.position()) };
         let _ = self.inbox.send(Event::Ack(ack));
         Ok(())
     }

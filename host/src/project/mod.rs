@@ -139,8 +139,7 @@ pub fn read_manifest(dir: &Path) -> Result<Manifest, ProjectError> {
         message: format!("{e} (a project made by `host new operator` has one; is {} the project's directory?)", dir.display()),
         path: path.clone(),
     })?;
-    let manifest: Manifest =
-        yaml_serde::from_str(&text).map_err(|e| ProjectError::Manifest { path: path.clone(), message: e.to_string() })?;
+    let manifest: Manifest = yaml_serde::from_str(&text).map_err(|e| ProjectError::Manifest { path: path.clone(), message: e.to_string() })?;
     check_name(&manifest.name).map_err(|e| ProjectError::Manifest { path, message: e.to_string() })?;
     Ok(manifest)
 }

@@ -85,14 +85,10 @@ const RUST_LOCK: &str = include_str!("../../../operators/guests/Cargo.lock");
 /// A line of a template source that names the repository's build, and what it says in a project.
 type Replace = (&'static str, &'static str);
 
-const PYTHON_BUILT_BY: Replace = (
-    "Built by `guestc python` (componentize-py) into target/operators/python-count.wasm.",
-    "Built by `host build` (componentize-py) into target/{name}.wasm.",
-);
-const JS_BUILT_BY: Replace = (
-    "// Built by `guestc js` (componentize-js) into target/operators/js-count.wasm.",
-    "// Built by `host build` (componentize-js) into target/{name}.wasm.",
-);
+const PYTHON_BUILT_BY: Replace =
+    ("Built by `guestc python` (componentize-py) into target/operators/python-count.wasm.", "Built by `host build` (componentize-py) into target/{name}.wasm.");
+const JS_BUILT_BY: Replace =
+    ("// Built by `guestc js` (componentize-js) into target/operators/js-count.wasm.", "// Built by `host build` (componentize-js) into target/{name}.wasm.");
 
 /// The pipeline that runs the operator; `{name}` is replaced.
 const PIPELINE: &str = "# Runs the operator `{name}` on generated events: 20 000 events over 100 keys
@@ -169,7 +165,9 @@ pub fn new_operator(name: &str, language: Language, dir: &Path) -> Result<Vec<Pa
 fn files(name: &str, language: Language) -> Vec<(String, Cow<'static, str>)> {
     let fill = |s: &str| Cow::Owned(s.replace("{name}", name));
     let (title, contract, guide) = match language {
-        Language::Rust => ("Rust", "cairn:operator@0.2.0, through the `cairn-guest` SDK copied into `cairn-guest/`", "the README's *Writing an operator in Rust*"),
+        Language::Rust => {
+            ("Rust", "cairn:operator@0.2.0, through the `cairn-guest` SDK copied into `cairn-guest/`", "the README's *Writing an operator in Rust*")
+        }
         Language::C => ("C", "cairn:operator@0.2.0, `wit/0.2`", "`docs/operators-c.md`"),
         Language::Python => ("Python", "cairn:operator@0.1.0, `wit/operator.wit`", "`docs/operators-python.md`"),
         Language::Js => ("JavaScript", "cairn:operator@0.1.0, `wit/operator.wit`", "`docs/operators-javascript.md`"),
@@ -229,10 +227,8 @@ mod tests {
     #[test]
     fn the_sdk_copy_is_complete() {
         let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
-        let mut on_disk: Vec<String> = std::fs::read_dir(root.join("guest-sdk/src"))
-            .unwrap()
-            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-            .collect();
+        let mut on_disk: Vec<String> =
+            std::fs::read_dir(root.join("guest-sdk/src")).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
         on_disk.sort();
         let embedded: Vec<String> = SDK.iter().map(|(p, _)| p.to_string()).collect();
         assert_eq!(embedded, on_disk, "list every file of guest-sdk/src in SDK");

@@ -128,12 +128,10 @@ impl CompileCache {
         }
         let component = Component::new(engine, bytes)?;
         match component.serialize() {
-            Ok(payload) => {
-                match store(&path, &payload) {
-                    Ok(()) => evict(&path, self.max_size),
-                    Err(e) => tracing::warn!(path = %path.display(), "cannot write compile cache entry: {e}"),
-                }
-            }
+            Ok(payload) => match store(&path, &payload) {
+                Ok(()) => evict(&path, self.max_size),
+                Err(e) => tracing::warn!(path = %path.display(), "cannot write compile cache entry: {e}"),
+            },
             Err(e) => tracing::warn!("cannot serialize a compiled component for the cache: {e}"),
         }
         Ok((component, CacheOutcome::Miss))

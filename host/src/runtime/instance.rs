@@ -3,7 +3,7 @@
 
 use wasmtime::Store;
 
-use super::bindings::{v1, v2, Batch, StateInfo};
+use super::bindings::{Batch, StateInfo, v1, v2};
 use super::store::StoreData;
 use super::{Limits, RuntimeError, World};
 use crate::control::{PieceKind, Redistribution};
@@ -212,11 +212,9 @@ impl OperatorInstance {
                 "handed the host more than {} MiB in one call (limits.max-call-output; raise it, or give the operator smaller input batches)",
                 self.limits.max_call_output as f64 / (1 << 20) as f64
             ),
-            _ if format!("{e:?}").contains("growing memory") => format!(
-                "tried to grow its memory beyond the limit of {} bytes (limits.memory): {}",
-                self.limits.memory,
-                describe_trap(&e)
-            ),
+            _ if format!("{e:?}").contains("growing memory") => {
+                format!("tried to grow its memory beyond the limit of {} bytes (limits.memory): {}", self.limits.memory, describe_trap(&e))
+            }
             _ => describe_trap(&e),
         };
         RuntimeError::Trap { operator: self.operator().into(), subtask: self.subtask(), call, message }
@@ -347,13 +345,15 @@ impl OperatorInstance {
             Bound::V1(_) => None,
             Bound::V2(_) => {
                 let own = self.range();
-                let keyed: Vec<HashRange> = parts.iter().filter_map(|p| match p.kind {
-                    PieceKind::Keyed(r) => Some(r),
-                    PieceKind::Operator(_) => None,
-                }).collect();
-                keys::check_cover(&keyed, own).map_err(|m| {
-                    self.broke_contract("snapshot", format!("returned keyed pieces that do not fit the hashes it owns ({own}): {m}"))
-                })?;
+                let keyed: Vec<HashRange> = parts
+                    .iter()
+                    .filter_map(|p| match p.kind {
+                        PieceKind::Keyed(r) => Some(r),
+                        PieceKind::Operator(_) => None,
+                    })
+                    .collect();
+                keys::check_cover(&keyed, own)
+                    .map_err(|m| self.broke_contract("snapshot", format!("returned keyed pieces that do not fit the hashes it owns ({own}): {m}")))?;
                 Some(own)
             }
         };
@@ -370,10 +370,7 @@ impl OperatorInstance {
                 break;
             }
             if chunk.len() > STATE_CHUNK as usize || total + chunk.len() > size {
-                return Err(self.broke_contract(
-                    "snapshot-read",
-                    format!("returned more bytes than asked for or than the {size} bytes `snapshot` announced"),
-                ));
+                return Err(self.broke_contract("snapshot-read", format!("returned more bytes than asked for or than the {size} bytes `snapshot` announced")));
             }
             total += chunk.len();
             chunks.push(bytes::Bytes::from(chunk));
@@ -432,10 +429,8 @@ impl OperatorInstance {
                 let mut pieces = Vec::with_capacity(restore.pieces.len());
                 for p in &restore.pieces {
                     let Some(kind) = p.kind else {
-                        return Err(self.broke_contract(
-                            "restore",
-                            "state written by a cairn:operator@0.1.0 component cannot be restored into a 0.2.0 component".into(),
-                        ));
+                        return Err(self
+                            .broke_contract("restore", "state written by a cairn:operator@0.1.0 component cannot be restored into a 0.2.0 component".into()));
                     };
                     pieces.push(v2::types::RestorePiece { kind: to_wit(kind), size: p.bytes.len() as u64, from_subtask: p.from_subtask as u32 });
                 }
@@ -500,11 +495,7 @@ fn arm(store: &mut Store<StoreData>, deadline: u64, fuel: Option<u64>) {
 pub fn check_batch(b: &Batch) -> Result<(), String> {
     let n = b.timestamps.len();
     if b.key_ends.len() != n || b.value_ends.len() != n {
-        return Err(format!(
-            "returned a malformed batch: {n} timestamps, {} key ends, {} value ends",
-            b.key_ends.len(),
-            b.value_ends.len()
-        ));
+        return Err(format!("returned a malformed batch: {n} timestamps, {} key ends, {} value ends", b.key_ends.len(), b.value_ends.len()));
     }
     // One pass with no early exit over two slices, which vectorises (a batch is
     // well formed nearly always, so stopping early saves nothing).
@@ -556,7 +547,8 @@ fn describe_trap(e: &wasmtime::Error) -> String {
     }
     let shown: Vec<String> = frames.iter().take(6).map(name).collect();
     let more = if frames.len() > shown.len() { format!(" ← … ({} frames)", frames.len()) } else { String::new() };
-    let hint = if frames.iter().all(|f| f.func_name().is_none()) { " (the component has no function names: build it with a name section to see them)" } else { "" };
+    let hint =
+        if frames.iter().all(|f| f.func_name().is_none()) { " (the component has no function names: build it with a name section to see them)" } else { "" };
     format!("{what}, at {}{more}{hint}", shown.join(" ← "))
 }
 

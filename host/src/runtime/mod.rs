@@ -20,9 +20,9 @@ use wasmtime::component::Linker;
 use wasmtime::{Config, Engine, Store};
 
 pub use bindings::{Batch, Level, StateInfo};
-pub use cache::{CacheOutcome, CompileCache};
-pub use instance::{check_batch, OperatorInstance, Part, Restore, RestorePiece, Snapshot, STATE_CHUNK};
 pub use budget::LogRate;
+pub use cache::{CacheOutcome, CompileCache};
+pub use instance::{OperatorInstance, Part, Restore, RestorePiece, STATE_CHUNK, Snapshot, check_batch};
 pub use store::{Grants, StoreData};
 pub use tag::SubtaskTag;
 
@@ -105,7 +105,9 @@ pub enum RuntimeError {
         reason: String,
     },
     /// `state: memory` for a component whose state a memory image cannot hold.
-    #[error("operator `{operator}`: `state: memory` cannot capture the state of component {path}: {reason}; write `snapshot`/`restore` exports instead and drop `state: memory`")]
+    #[error(
+        "operator `{operator}`: `state: memory` cannot capture the state of component {path}: {reason}; write `snapshot`/`restore` exports instead and drop `state: memory`"
+    )]
     Uncapturable {
         /// Operator id.
         operator: String,
@@ -275,22 +277,12 @@ impl Runtime {
     /// rewritten so that the host can copy its memories and globals
     /// ([`image`]), and what could not be captured is refused here.
     pub fn load_as(&self, operator: &str, path: &Path, state: crate::spec::StateMode) -> Result<OperatorComponent, RuntimeError> {
-        let bytes = std::fs::read(path).map_err(|source| RuntimeError::Read {
-            operator: operator.into(),
-            path: path.into(),
-            source,
-        })?;
-        let not_component = |reason: &str| RuntimeError::NotAComponent {
-            operator: operator.into(),
-            path: path.into(),
-            reason: reason.into(),
-        };
+        let bytes = std::fs::read(path).map_err(|source| RuntimeError::Read { operator: operator.into(), path: path.into(), source })?;
+        let not_component = |reason: &str| RuntimeError::NotAComponent { operator: operator.into(), path: path.into(), reason: reason.into() };
         match bytes.get(..8) {
             Some([0, b'a', b's', b'm', 0x0d, 0, 1, 0]) => {}
             Some([0, b'a', b's', b'm', 1, 0, 0, 0]) => {
-                return Err(not_component(
-                    "it is a core WebAssembly module; build it as a component (target wasm32-wasip2, or `wasm-tools component new`)",
-                ));
+                return Err(not_component("it is a core WebAssembly module; build it as a component (target wasm32-wasip2, or `wasm-tools component new`)"));
             }
             _ => return Err(not_component("it does not start with the WebAssembly magic bytes")),
         }
@@ -304,19 +296,20 @@ impl Runtime {
                     path: path.into(),
                     reason: e.to_string(),
                 })?;
-                tracing::debug!(operator, memories = done.layout.memories.len(), globals = done.layout.globals.len(), ms = t.elapsed().as_millis() as u64, "component instrumented for memory images");
+                tracing::debug!(
+                    operator,
+                    memories = done.layout.memories.len(),
+                    globals = done.layout.globals.len(),
+                    ms = t.elapsed().as_millis() as u64,
+                    "component instrumented for memory images"
+                );
                 let key = hex::encode(Sha256::digest(&done.bytes));
                 (done.bytes, key, Some(Arc::new(done.layout)))
             }
         };
-        let (component, outcome) =
-            self.cache.component(&self.engine, &compiled, &key).map_err(|e| not_component(&format!("{e:?}")))?;
+        let (component, outcome) = self.cache.component(&self.engine, &compiled, &key).map_err(|e| not_component(&format!("{e:?}")))?;
         tracing::debug!(operator, ?outcome, "component ready");
-        let incompatible = |reason: String| RuntimeError::Incompatible {
-            operator: operator.into(),
-            path: path.into(),
-            reason,
-        };
+        let incompatible = |reason: String| RuntimeError::Incompatible { operator: operator.into(), path: path.into(), reason };
         let exports: Vec<String> = component.component_type().exports(&self.engine).map(|(name, _)| name.to_string()).collect();
         let world = [World::V0_2, World::V0_1].into_iter().find(|w| exports.iter().any(|e| e == w.export())).ok_or_else(|| {
             let found = if exports.is_empty() { "nothing".to_string() } else { exports.join(", ") };

@@ -44,8 +44,7 @@ impl StoreData {
             wasi.env(k, v);
         }
         for (host, guest) in &grants.dirs {
-            wasi.preopened_dir(host, guest, FsPerms::ReadOnly)
-                .map_err(|e| format!("cannot grant directory {} as `{guest}`: {e}", host.display()))?;
+            wasi.preopened_dir(host, guest, FsPerms::ReadOnly).map_err(|e| format!("cannot grant directory {} as `{guest}`: {e}", host.display()))?;
         }
         wasi.stdout(LogStream::new(tag.clone(), budget.clone(), "stdout"))
             .stderr(LogStream::new(tag.clone(), budget.clone(), "stderr"))

@@ -12,7 +12,7 @@ use wasmtime::Engine;
 use wasmtime::component::types::{self, ComponentFunc, ComponentItem, Type};
 
 use super::World;
-use super::bindings::{v2, Batch, StateInfo};
+use super::bindings::{Batch, StateInfo, v2};
 
 /// A check of one export against its type in the bindings.
 type Check = fn(&ComponentFunc, &types::Component) -> wasmtime::Result<()>;
@@ -69,10 +69,7 @@ pub(crate) fn check_exports(engine: &Engine, component: &wasmtime::component::Co
             None => return Err(format!("`{interface}` does not export `{name}` ({wants})")),
         };
         if let Err(e) = check(&func, &ct) {
-            return Err(format!(
-                "export `{name}` of `{interface}` has the wrong type: it is {}, the world's is {wants} ({e})",
-                signature(&func)
-            ));
+            return Err(format!("export `{name}` of `{interface}` has the wrong type: it is {}, the world's is {wants} ({e})", signature(&func)));
         }
     }
     Ok(())

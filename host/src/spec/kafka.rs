@@ -241,9 +241,13 @@ mod tests {
 
     #[test]
     fn a_kafka_pipeline_parses_with_its_defaults() {
-        let p = pipeline("    topic: [a, b]\n    parallelism: 3\n    start: { timestamp: 1700000000000 }\n    stop-at: latest\n", "    partition: 2\n").unwrap();
+        let p =
+            pipeline("    topic: [a, b]\n    parallelism: 3\n    start: { timestamp: 1700000000000 }\n    stop-at: latest\n", "    partition: 2\n").unwrap();
         let SourceSpec::Kafka(s) = &p.spec.sources[0] else { panic!() };
-        assert_eq!((s.topic.names(), s.parallelism, s.start, s.stop_at), (vec!["a", "b"], 3, StartPosition::Timestamp(1_700_000_000_000), Some(StopAt::Latest)));
+        assert_eq!(
+            (s.topic.names(), s.parallelism, s.start, s.stop_at),
+            (vec!["a", "b"], 3, StartPosition::Timestamp(1_700_000_000_000), Some(StopAt::Latest))
+        );
         assert_eq!(p.spec.sources[0].parallelism(), 3);
         let SinkSpec::Kafka(k) = &p.spec.sinks[0] else { panic!() };
         assert_eq!((k.delivery, k.partition), (Delivery::ExactlyOnce, SinkPartition::Fixed(2)));

@@ -832,13 +832,8 @@ impl Pipeline {
 
     /// Parses and validates pipeline text; `path` names it in errors and anchors relative paths.
     pub fn parse(text: &str, path: &Path) -> Result<Pipeline, SpecError> {
-        let spec: PipelineSpec =
-            yaml_serde::from_str(text).map_err(|e| SpecError::Syntax { path: path.into(), message: e.to_string() })?;
-        let topology = validate::validate(&spec, text).map_err(|(line, message)| SpecError::Invalid {
-            path: path.into(),
-            line,
-            message,
-        })?;
+        let spec: PipelineSpec = yaml_serde::from_str(text).map_err(|e| SpecError::Syntax { path: path.into(), message: e.to_string() })?;
+        let topology = validate::validate(&spec, text).map_err(|(line, message)| SpecError::Invalid { path: path.into(), line, message })?;
         let base_dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
         let base_dir = if base_dir.as_os_str().is_empty() { PathBuf::from(".") } else { base_dir };
         Ok(Pipeline { spec, path: path.into(), base_dir, topology })

@@ -66,9 +66,7 @@ impl ByteSize {
         let t = text.trim();
         let split = t.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(t.len());
         let (num, unit) = (&t[..split], t[split..].trim());
-        let value: f64 = num
-            .parse()
-            .map_err(|_| format!("invalid size `{text}`; write it like `512KiB`, `64MiB` or `1GB`"))?;
+        let value: f64 = num.parse().map_err(|_| format!("invalid size `{text}`; write it like `512KiB`, `64MiB` or `1GB`"))?;
         let factor: u64 = match unit {
             "" | "B" => 1,
             "KB" | "kB" => 1_000,

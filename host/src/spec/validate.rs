@@ -143,8 +143,7 @@ pub(super) fn validate(spec: &PipelineSpec, text: &str) -> Result<Topology, Fail
 /// Kahn's algorithm over the operators; on failure returns the ids on a cycle.
 fn topological_order(spec: &PipelineSpec) -> Result<Vec<usize>, Vec<String>> {
     let index: BTreeMap<&str, usize> = spec.operators.iter().enumerate().map(|(i, o)| (o.id.as_str(), i)).collect();
-    let deps: Vec<Vec<usize>> =
-        spec.operators.iter().map(|o| o.input.ids().iter().filter_map(|i| index.get(i).copied()).collect()).collect();
+    let deps: Vec<Vec<usize>> = spec.operators.iter().map(|o| o.input.ids().iter().filter_map(|i| index.get(i).copied()).collect()).collect();
     let mut done = vec![false; deps.len()];
     let mut order = Vec::with_capacity(deps.len());
     while order.len() < deps.len() {

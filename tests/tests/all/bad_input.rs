@@ -74,10 +74,9 @@ fn dangling_input() {
 
 #[test]
 fn cycle() {
-    let yaml = good().replace("input: lines", "input: [lines, op2]").replace(
-        "sinks:",
-        &format!("  - id: op2\n    component: {}\n    input: op\nsinks:", operators::MAP),
-    );
+    let yaml = good()
+        .replace("input: lines", "input: [lines, op2]")
+        .replace("sinks:", &format!("  - id: op2\n    component: {}\n    input: op\nsinks:", operators::MAP));
     assert_rejected(&yaml, &["cycle", "op", "op2"]);
 }
 

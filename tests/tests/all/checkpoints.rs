@@ -238,11 +238,8 @@ fn retention_keeps_exactly_n_and_no_orphans_and_skips_incomplete_directories() {
             }
         }
     }
-    let stored: std::collections::BTreeSet<String> = std::fs::read_dir(dir.path().join("storage/keep/state"))
-        .unwrap()
-        .flatten()
-        .map(|e| e.file_name().to_string_lossy().into_owned())
-        .collect();
+    let stored: std::collections::BTreeSet<String> =
+        std::fs::read_dir(dir.path().join("storage/keep/state")).unwrap().flatten().map(|e| e.file_name().to_string_lossy().into_owned()).collect();
     assert_eq!(stored, referenced, "orphan or missing state files");
 }
 
@@ -332,9 +329,7 @@ fn a_job_that_fails_for_good_keeps_its_last_checkpoint_and_says_where() {
     let dir = job_dir(60);
     // The counting operator is replaced by one that starts to panic after 1.5 s.
     let config = format!("    parallelism: 2\n    config: {{ fail-in: process, how: panic, from: {} }}\n", now_ms() + 1500);
-    let yaml = counting_pipeline("broken", "storage", "50ms", 1000, "")
-        .replace(operators::COUNT, operators::FAULTY)
-        .replace("    parallelism: 2\n", &config)
+    let yaml = counting_pipeline("broken", "storage", "50ms", 1000, "").replace(operators::COUNT, operators::FAULTY).replace("    parallelism: 2\n", &config)
         + "restart: { strategy: none }\n";
     let p = write_pipeline(dir.path(), &yaml);
     let err = run_err(&["run", p.to_str().unwrap()]);

@@ -351,7 +351,9 @@ fn json_event_time_an_explicit_partition_at_least_once_and_group_offsets() {
     let input = unique_topic("json");
     broker.create_topic(&input, 2);
     let n = 500i64;
-    let records: Vec<_> = (0..n).map(|i| ((i % 2) as i32, Some(format!("k{i}").into_bytes()), format!("{{\"ts\": {}, \"i\": {i}}}", 1_700_000_000_000 + i).into_bytes(), 5)).collect();
+    let records: Vec<_> = (0..n)
+        .map(|i| ((i % 2) as i32, Some(format!("k{i}").into_bytes()), format!("{{\"ts\": {}, \"i\": {i}}}", 1_700_000_000_000 + i).into_bytes(), 5))
+        .collect();
     broker.produce(&input, &records);
     let output = unique_topic("json-out");
     broker.create_topic(&output, 3);

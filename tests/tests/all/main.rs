@@ -8,8 +8,8 @@ mod guests;
 mod kafka;
 mod languages;
 mod malformed;
-mod metrics;
 mod memory_state;
+mod metrics;
 mod nexmark;
 mod ownership;
 mod projects;
@@ -22,8 +22,8 @@ mod savepoints;
 mod sources;
 mod stop;
 mod web;
-mod wordcount;
 mod window;
+mod wordcount;
 
 /// Every guest in `operators/guests` has a test named after it in [`guests`]:
 /// adding a guest without a test fails the build.

@@ -64,11 +64,7 @@ fn killed_resumed_restored(component: &Path, expected: impl Fn(usize) -> Vec<Str
     assert!(out.status.success() && check.contains("restores"), "{check}");
     let out = host(&["checkpoint", "inspect", chk.to_str().unwrap()]);
     let inspect = String::from_utf8_lossy(&out.stdout).into_owned();
-    assert!(
-        inspect.contains("memory-image v1") && inspect.contains("pages new in this snapshot"),
-        "{inspect}{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert!(inspect.contains("memory-image v1") && inspect.contains("pages new in this snapshot"), "{inspect}{}", String::from_utf8_lossy(&out.stderr));
 
     // A fresh run restored from the final checkpoint, over more input.
     std::fs::write(dir.path().join("input.txt"), TEXT.repeat(102)).unwrap();

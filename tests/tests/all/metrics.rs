@@ -66,8 +66,7 @@ fn metrics_name_every_task_and_move_while_the_job_runs() {
     loop {
         let now = scrape(&job.api);
         let more_events = value(&now, "cairn_task_events_in_total", &sink) > value(&first, "cairn_task_events_in_total", &sink);
-        let more_checkpoints =
-            value(&now, "cairn_snapshots_completed_total", &checkpoints) > value(&first, "cairn_snapshots_completed_total", &checkpoints);
+        let more_checkpoints = value(&now, "cairn_snapshots_completed_total", &checkpoints) > value(&first, "cairn_snapshots_completed_total", &checkpoints);
         let more_busy = value(&now, "cairn_task_busy_seconds_total", &count0) > value(&first, "cairn_task_busy_seconds_total", &count0);
         if more_events && more_checkpoints && more_busy {
             break;

@@ -161,7 +161,11 @@ fn q5_expected(stream: Stream) -> Vec<String> {
 #[test]
 pub(crate) fn q5() {
     let want = q5_expected(LONG);
-    assert_eq!(want.iter().map(|l| l.split(',').next().unwrap()).collect::<std::collections::BTreeSet<_>>().len(), 29, "50 s of bids fall in 29 sliding windows");
+    assert_eq!(
+        want.iter().map(|l| l.split(',').next().unwrap()).collect::<std::collections::BTreeSet<_>>().len(),
+        29,
+        "50 s of bids fall in 29 sliding windows"
+    );
     assert_eq!(run(LONG, "", operators::NEXMARK_Q5, ""), want);
 }
 

@@ -22,10 +22,7 @@ fn two_speed_pipeline(name: &str, storage: &str, retain: usize) -> String {
     let branch = |id: &str, rate: u64, keys: u64| {
         (
             format!("  - id: {id}-gen\n    type: generator\n    rate: {rate}\n    keys: {keys}\n"),
-            format!(
-                "  - id: {id}-count\n    component: {count}\n    input: {id}-gen\n    key-by: true\n    parallelism: 2\n",
-                count = operators::COUNT
-            ),
+            format!("  - id: {id}-count\n    component: {count}\n    input: {id}-gen\n    key-by: true\n    parallelism: 2\n", count = operators::COUNT),
             format!("  - id: {id}-out\n    type: file\n    input: {id}-count\n    path: out/{id}.txt\n"),
         )
     };

@@ -148,11 +148,7 @@ fn off_loopback_mutating_endpoints_need_the_bearer_token() {
     assert_eq!(status, StatusCode::ACCEPTED);
     poll(&api, &accepted);
     // The CLI sends the token from the same environment variable.
-    let out = std::process::Command::new(cairn_tests::host_bin())
-        .args(["cancel", "--api", &api])
-        .env("CAIRN_API_TOKEN", "s3cret")
-        .output()
-        .unwrap();
+    let out = std::process::Command::new(cairn_tests::host_bin()).args(["cancel", "--api", &api]).env("CAIRN_API_TOKEN", "s3cret").output().unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let (ok, log) = job.wait();
     assert!(ok, "{log}");

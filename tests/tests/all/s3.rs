@@ -32,11 +32,8 @@ fn moto_venv() -> PathBuf {
     if !server.exists() {
         let ok = Command::new("python3").args(["-m", "venv"]).arg(&venv).status().map(|s| s.success()).unwrap_or(false);
         assert!(ok, "cannot create a Python venv for the S3 test server (python3 -m venv)");
-        let ok = Command::new(venv.join("bin/pip"))
-            .args(["install", "-q", "moto[s3]==5.2.5", "flask", "flask-cors"])
-            .status()
-            .map(|s| s.success())
-            .unwrap_or(false);
+        let ok =
+            Command::new(venv.join("bin/pip")).args(["install", "-q", "moto[s3]==5.2.5", "flask", "flask-cors"]).status().map(|s| s.success()).unwrap_or(false);
         assert!(ok, "cannot install moto (the S3 test server) with pip");
     }
     venv

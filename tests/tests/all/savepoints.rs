@@ -209,8 +209,7 @@ fn periodic_savepoints_are_pruned_by_their_own_retention_and_dispose_removes_onl
     let (periodic, other) = periodic_ids(&p);
     assert_eq!(periodic.len(), 2, "retain: 2 keeps the two newest periodic savepoints: {periodic:?}");
     assert_eq!(other, vec![manual.clone()], "the manual savepoint is never pruned");
-    let kept: Vec<PathBuf> =
-        checkpoint_dirs(&dir.path().join("storage/periodic/checkpoints")).into_iter().filter(|d| d.join("_kept").exists()).collect();
+    let kept: Vec<PathBuf> = checkpoint_dirs(&dir.path().join("storage/periodic/checkpoints")).into_iter().filter(|d| d.join("_kept").exists()).collect();
     assert_eq!(kept.len(), 1, "savepoint retention does not touch checkpoints");
 
     // max-age prunes periodic savepoints by age, also those of earlier runs.

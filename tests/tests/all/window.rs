@@ -50,8 +50,7 @@ watermark-interval: 0s
         window = operators::WINDOW
     );
     run_in_process(&write_pipeline(dir.path(), &yaml)).unwrap();
-    let mut want: Vec<String> =
-        expected.iter().map(|((k, start), sum)| format!("{k}\t{start},{},{sum}", start + 1000)).collect();
+    let mut want: Vec<String> = expected.iter().map(|((k, start), sum)| format!("{k}\t{start},{},{sum}", start + 1000)).collect();
     want.sort();
     assert_eq!(sorted_lines(&dir.path().join("sums.txt")), want);
 }

@@ -61,11 +61,7 @@ pub fn add_adapter_realloc(core: &[u8]) -> Result<Vec<u8>, String> {
     }
     let func_types = sections.into_iter().next().map(|(_, t)| t).unwrap_or_default();
     let realloc = realloc_type.ok_or("the module exports no `cabi_realloc` (is the cairn package linked?)")?;
-    let ty = realloc
-        .checked_sub(imported_funcs)
-        .and_then(|i| func_types.get(i as usize))
-        .copied()
-        .ok_or("`cabi_realloc` is not a local function")?;
+    let ty = realloc.checked_sub(imported_funcs).and_then(|i| func_types.get(i as usize)).copied().ok_or("`cabi_realloc` is not a local function")?;
     let new_func = imported_funcs + local_funcs;
     let new_global = globals;
 

@@ -104,8 +104,7 @@ fn embed_metadata(wit_dir: &Path, core: &mut Vec<u8>) -> Result<(), String> {
     let mut resolve = Resolve::default();
     let (pkg, _) = resolve.push_path(wit_dir).map_err(|e| format!("reading {}: {e:?}", wit_dir.display()))?;
     let world = resolve.select_world(&[pkg], Some(WORLD)).map_err(|e| format!("{e:?}"))?;
-    wit_component::embed_component_metadata(core, &resolve, world, wit_component::StringEncoding::UTF8, false)
-        .map_err(|e| format!("{e:?}"))
+    wit_component::embed_component_metadata(core, &resolve, world, wit_component::StringEncoding::UTF8, false).map_err(|e| format!("{e:?}"))
 }
 
 #[cfg(test)]

@@ -135,10 +135,7 @@ impl Layout {
     pub fn at(root: PathBuf) -> Layout {
         let root = std::path::absolute(&root).unwrap_or(root);
         let root = root.canonicalize().unwrap_or(root);
-        let target = std::env::var_os("CARGO_TARGET_DIR")
-            .map(PathBuf::from)
-            .filter(|p| p.is_absolute())
-            .unwrap_or_else(|| root.join("target"));
+        let target = std::env::var_os("CARGO_TARGET_DIR").map(PathBuf::from).filter(|p| p.is_absolute()).unwrap_or_else(|| root.join("target"));
         Layout { root, target }
     }
 
@@ -470,9 +467,7 @@ pub fn generate_c_bindings_of(wit_dir: &Path, world: &str, gen_dir: &Path) -> Re
     let world = resolve.select_world(&[pkg], Some(world)).map_err(|e| Error::build("wit world", format!("{e:?}")))?;
     let mut files = wit_bindgen_core::Files::default();
     let opts = wit_bindgen_c::Opts::default();
-    opts.build()
-        .generate(&mut resolve, world, &mut files)
-        .map_err(|e| Error::build("C bindings", format!("{e:?}")))?;
+    opts.build().generate(&mut resolve, world, &mut files).map_err(|e| Error::build("C bindings", format!("{e:?}")))?;
     std::fs::create_dir_all(gen_dir).map_err(|e| Error::build("C bindings", e))?;
     for (name, bytes) in files.iter() {
         write_atomic(&gen_dir.join(name), bytes).map_err(|e| Error::build("C bindings", e))?;
@@ -483,9 +478,7 @@ pub fn generate_c_bindings_of(wit_dir: &Path, world: &str, gen_dir: &Path) -> Re
 /// Makes a component of a core module built against WASI preview 1 (what
 /// `wasm-tools component new --adapt wasi_snapshot_preview1=<reactor adapter>` does).
 pub fn componentize_core(core: &[u8]) -> Result<Vec<u8>, String> {
-    use wasi_preview1_component_adapter_provider::{
-        WASI_SNAPSHOT_PREVIEW1_ADAPTER_NAME, WASI_SNAPSHOT_PREVIEW1_REACTOR_ADAPTER,
-    };
+    use wasi_preview1_component_adapter_provider::{WASI_SNAPSHOT_PREVIEW1_ADAPTER_NAME, WASI_SNAPSHOT_PREVIEW1_REACTOR_ADAPTER};
     wit_component::ComponentEncoder::default()
         .module(core)
         .and_then(|e| e.adapter(WASI_SNAPSHOT_PREVIEW1_ADAPTER_NAME, WASI_SNAPSHOT_PREVIEW1_REACTOR_ADAPTER))
@@ -559,9 +552,7 @@ fn build_python(dirs: &BuildDirs<'_>, name: &str, app: &Path) -> Result<Vec<u8>,
         .arg(&out);
     // componentize-py runs the app in a sandbox where its directory is `/0`:
     // tracebacks name the real file instead.
-    run(&mut cmd).map_err(|e| {
-        Error::build(format!("Python operator `{name}`"), e.replace("File \"/0/", &format!("File \"{}/", app_dir.display())))
-    })?;
+    run(&mut cmd).map_err(|e| Error::build(format!("Python operator `{name}`"), e.replace("File \"/0/", &format!("File \"{}/", app_dir.display()))))?;
     std::fs::read(&out).map_err(|e| Error::build(name, e))
 }
 
@@ -595,10 +586,7 @@ fn build_js(dirs: &BuildDirs<'_>, name: &str, source: &Path) -> Result<Vec<u8>, 
     let source = std::path::absolute(source).map_err(|e| Error::build(name, e))?;
     // componentize-js reads the WIT folder relative to the working directory.
     let mut cmd = Command::new(exe);
-    cmd.args(["--wit", "wit", "--world-name", WORLD, "-d", "http", "fetch-event", "-o"])
-        .arg(&out)
-        .arg(&source)
-        .current_dir(dirs.wit_base);
+    cmd.args(["--wit", "wit", "--world-name", WORLD, "-d", "http", "fetch-event", "-o"]).arg(&out).arg(&source).current_dir(dirs.wit_base);
     run(&mut cmd).map_err(|e| Error::build(format!("JavaScript operator `{name}`"), e))?;
     std::fs::read(&out).map_err(|e| Error::build(name, e))
 }
@@ -639,7 +627,9 @@ mod tests {
     /// the traceback stays, the Rust backtrace after it goes.
     #[test]
     fn a_tools_backtrace_is_left_out_and_its_cause_kept() {
-        let mut out = String::from("Traceback (most recent call last):\n  File \"/0/app.py\", line 21, in <module>\n    FORMAT = oops\nNameError: name 'oops' is not defined\n\nCaused by:\n    NameError: name 'oops' is not defined\n\nStack backtrace:\n");
+        let mut out = String::from(
+            "Traceback (most recent call last):\n  File \"/0/app.py\", line 21, in <module>\n    FORMAT = oops\nNameError: name 'oops' is not defined\n\nCaused by:\n    NameError: name 'oops' is not defined\n\nStack backtrace:\n",
+        );
         for i in 0..60 {
             out.push_str(&format!("  {i}: frame\n             at ./src/lib.rs:{i}:1\n"));
         }

@@ -42,15 +42,7 @@ pub(super) struct InFlight {
 
 impl InFlight {
     /// A snapshot triggered now, waiting for every one of `waiting`.
-    pub(super) fn new(
-        id: u64,
-        kind: Kind,
-        trigger: Trigger,
-        last: bool,
-        dir: String,
-        request: Option<String>,
-        waiting: BTreeSet<(String, usize)>,
-    ) -> InFlight {
+    pub(super) fn new(id: u64, kind: Kind, trigger: Trigger, last: bool, dir: String, request: Option<String>, waiting: BTreeSet<(String, usize)>) -> InFlight {
         InFlight {
             id,
             kind,
@@ -165,7 +157,8 @@ mod tests {
     fn positions_of_a_source_s_subtasks_are_merged() {
         let waiting = [("src", 0), ("src", 1)].map(|(n, s)| (n.to_string(), s)).into();
         let mut f = InFlight::new(1, Kind::Checkpoint, Trigger::Periodic, false, "d".into(), None, waiting);
-        let pos = |s: usize, v: serde_json::Value| Ack { checkpoint: 1, node: "src".into(), subtask: s, alignment: Duration::ZERO, payload: AckPayload::Source(v) };
+        let pos =
+            |s: usize, v: serde_json::Value| Ack { checkpoint: 1, node: "src".into(), subtask: s, alignment: Duration::ZERO, payload: AckPayload::Source(v) };
         assert_eq!(f.record(pos(0, serde_json::json!({"offsets": {"t": {"0": 5, "2": 7}}}))), Ok(false));
         assert_eq!(f.record(pos(1, serde_json::json!({"offsets": {"t": {"1": 6}, "u": {"0": 1}}}))), Ok(true));
         assert_eq!(f.sources["src"], serde_json::json!({"offsets": {"t": {"0": 5, "1": 6, "2": 7}, "u": {"0": 1}}}));

@@ -17,9 +17,9 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use tracing::Instrument;
 use crossbeam_channel::Sender;
 use tokio::sync::mpsc::UnboundedReceiver;
+use tracing::Instrument;
 
 use self::in_flight::InFlight;
 use self::pacing::Pacing;

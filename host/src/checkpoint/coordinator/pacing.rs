@@ -94,7 +94,13 @@ mod tests {
     const S: Duration = Duration::from_secs(1);
 
     fn pacing(interval: Option<u64>, savepoint_interval: Option<u64>, min_pause: u64, timeout: u64, now: Instant) -> Pacing {
-        Pacing::new(interval.map(Duration::from_secs), savepoint_interval.map(Duration::from_secs), Duration::from_secs(min_pause), Duration::from_secs(timeout), now)
+        Pacing::new(
+            interval.map(Duration::from_secs),
+            savepoint_interval.map(Duration::from_secs),
+            Duration::from_secs(min_pause),
+            Duration::from_secs(timeout),
+            now,
+        )
     }
 
     #[test]

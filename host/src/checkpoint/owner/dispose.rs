@@ -4,10 +4,10 @@
 
 use std::collections::BTreeSet;
 
+use super::super::CheckpointError;
 use super::super::catalog::{Found, referenced_files};
 use super::super::layout::KEPT_FILE;
 use super::super::metadata::{Kind, METADATA_FILE};
-use super::super::CheckpointError;
 
 /// What a disposal did.
 #[derive(Clone, Debug, serde::Serialize)]

@@ -135,13 +135,18 @@ impl Owner {
         &self.pins
     }
 
-
     /// The pass after a snapshot completed or was aborted; the coordinator awaits
     /// it before it triggers the next one (see the module's argument).
     pub async fn after_snapshot(&self, periodic_savepoint: bool) -> Result<Report, CheckpointError> {
         let started = std::time::Instant::now();
         let report = self.pass(periodic_savepoint).instrument(tracing::debug_span!("retention")).await?;
-        tracing::debug!(event = "retention", removed = report.removed.len(), bytes = report.bytes(), ms = started.elapsed().as_millis() as u64, "retention pass");
+        tracing::debug!(
+            event = "retention",
+            removed = report.removed.len(),
+            bytes = report.bytes(),
+            ms = started.elapsed().as_millis() as u64,
+            "retention pass"
+        );
         Ok(report)
     }
 

@@ -173,10 +173,8 @@ pub fn plan(pipeline: &str, inv: &Inventory, runs: &[RunRecord], temps: &[Listed
     let current = rules.current.as_deref().and_then(|c| runs.iter().find(|r| r.run_id == c));
     let ours = rules.current.as_deref().map(|c| lineage(runs, c)).unwrap_or_default();
     // What runs restored from without claiming it is theirs to keep (NO_CLAIM).
-    let protected: BTreeSet<&str> = runs
-        .iter()
-        .filter_map(|r| r.restored_from.as_ref().filter(|o| !r.claims.contains(&o.run_id)).map(|o| o.path.as_str()))
-        .collect();
+    let protected: BTreeSet<&str> =
+        runs.iter().filter_map(|r| r.restored_from.as_ref().filter(|o| !r.claims.contains(&o.run_id)).map(|o| o.path.as_str())).collect();
     let is_protected = |dir: &str| protected.iter().any(|p| p.ends_with(&format!("/{dir}")));
 
     // The current lineage: retention across its runs once the current run has a
@@ -223,9 +221,7 @@ pub fn plan(pipeline: &str, inv: &Inventory, runs: &[RunRecord], temps: &[Listed
         let n = periodic.len();
         for (i, (d, m)) in periodic.iter().enumerate() {
             let too_many = retain.is_some_and(|r| n - i > r);
-            let too_old = max_age.is_some_and(|age| {
-                humantime::parse_rfc3339(&m.triggered_at).is_ok_and(|t| now.duration_since(t).is_ok_and(|d| d > age))
-            });
+            let too_old = max_age.is_some_and(|age| humantime::parse_rfc3339(&m.triggered_at).is_ok_and(|t| now.duration_since(t).is_ok_and(|d| d > age)));
             if too_many || too_old {
                 doomed.insert(d.clone(), Why::PeriodicSavepoint);
             }
@@ -249,8 +245,7 @@ pub fn plan(pipeline: &str, inv: &Inventory, runs: &[RunRecord], temps: &[Listed
     }
     // State files: only when every metadata could be read (an unreadable one may reference any).
     if inv.unreadable.is_empty() {
-        let referenced: BTreeSet<String> =
-            inv.snapshots().filter(|(d, _)| !doomed.contains_key(d)).flat_map(|(d, m)| referenced_files(d, m)).collect();
+        let referenced: BTreeSet<String> = inv.snapshots().filter(|(d, _)| !doomed.contains_key(d)).flat_map(|(d, m)| referenced_files(d, m)).collect();
         for f in &inv.state {
             if !referenced.contains(&f.path) && rules.state_before.is_none_or(|t| f.modified < t) {
                 removals.push(Removal { item: Item::State(f.path.clone()), bytes: f.size, why: Why::Unreferenced });
@@ -266,11 +261,14 @@ pub fn plan(pipeline: &str, inv: &Inventory, runs: &[RunRecord], temps: &[Listed
     // only to link a lineage.)
     let left: BTreeSet<&str> = inv.completed.iter().filter(|(d, _)| !doomed.contains_key(d)).map(|(_, m)| m.run_id.as_str()).collect();
     let origin_left = |r: &RunRecord| {
-        r.restored_from.as_ref().is_some_and(|o| !r.claims.contains(&o.run_id) && inv.completed.iter().any(|(d, _)| !doomed.contains_key(d) && o.path.ends_with(&format!("/{d}"))))
+        r.restored_from
+            .as_ref()
+            .is_some_and(|o| !r.claims.contains(&o.run_id) && inv.completed.iter().any(|(d, _)| !doomed.contains_key(d) && o.path.ends_with(&format!("/{d}"))))
     };
     let newest = runs.last().map(|r| r.run_id.as_str());
     for r in runs {
-        let needed = Some(r.run_id.as_str()) == rules.current.as_deref() || Some(r.run_id.as_str()) == newest || left.contains(r.run_id.as_str()) || origin_left(r);
+        let needed =
+            Some(r.run_id.as_str()) == rules.current.as_deref() || Some(r.run_id.as_str()) == newest || left.contains(r.run_id.as_str()) || origin_left(r);
         if !needed {
             let path = layout::run_file(pipeline, &r.run_id);
             let bytes = inv.objects.get(&path).map_or(0, |l| l.size);
@@ -341,7 +339,16 @@ mod tests {
     fn meta(run: &str, id: u64, kind: Kind, trigger: Trigger, state: &[u64], rel: &str) -> Metadata {
         let subtasks = state
             .iter()
-            .map(|s| StateHandle { file: format!("{rel}{}", sha(*s)), sha256: sha(*s), size: 10, format: "f".into(), version: 1, range: None, pieces: Vec::new(), image: None })
+            .map(|s| StateHandle {
+                file: format!("{rel}{}", sha(*s)),
+                sha256: sha(*s),
+                size: 10,
+                format: "f".into(),
+                version: 1,
+                range: None,
+                pieces: Vec::new(),
+                image: None,
+            })
             .collect::<Vec<_>>();
         let op = OperatorState { component_digest: "d".into(), world: crate::runtime::World::V0_1, parallelism: subtasks.len(), subtasks };
         Metadata {
@@ -434,7 +441,10 @@ mod tests {
         assert!(got.contains(&("runs/a.json".into(), Why::RunRecord)), "{got:?}");
         b.ended = Some(Ended { how: Ending::Cancelled, at: "t".into(), kept: Some("p/checkpoints/b/chk-2".into()) });
         let got = removed(&plan(P, &inv, &[run("a", &[]), run("c", &[]), b], &[], &rules("b", 1)));
-        assert_eq!(got, vec![("checkpoints/a/chk-1".into(), Why::Superseded), (format!("state/{}", sha(1)), Why::Unreferenced), ("runs/a.json".into(), Why::RunRecord)]);
+        assert_eq!(
+            got,
+            vec![("checkpoints/a/chk-1".into(), Why::Superseded), (format!("state/{}", sha(1)), Why::Unreferenced), ("runs/a.json".into(), Why::RunRecord)]
+        );
     }
 
     #[test]
@@ -450,7 +460,13 @@ mod tests {
 
     #[test]
     fn periodic_savepoint_retention_touches_only_periodic_savepoints() {
-        let sps = [("sp-1", Trigger::Periodic), ("promoted-1", Trigger::Promoted), ("sp-2", Trigger::Manual), ("sp-3", Trigger::Periodic), ("sp-4", Trigger::Periodic)];
+        let sps = [
+            ("sp-1", Trigger::Periodic),
+            ("promoted-1", Trigger::Promoted),
+            ("sp-2", Trigger::Manual),
+            ("sp-3", Trigger::Periodic),
+            ("sp-4", Trigger::Periodic),
+        ];
         let inv = inventory(&[], &sps, &[]);
         let r = Rules { periodic_savepoints: Some((Some(1), None)), ..rules("a", 1) };
         let got = removed(&plan(P, &inv, &[run("a", &[])], &[], &r));

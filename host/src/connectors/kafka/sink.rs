@@ -244,12 +244,18 @@ fn finish_pending(who: &str, client: &TxnClient, p: &Pending, timeout: Duration)
         };
         match state {
             Some(s) if same(&s) && s.state == "Ongoing" => {
-                client.end(id, p.producer_id, p.producer_epoch, true).map_err(|e| fail(who, format!("cannot commit transaction `{id}` of checkpoint {}: {e}", p.checkpoint)))?;
+                client
+                    .end(id, p.producer_id, p.producer_epoch, true)
+                    .map_err(|e| fail(who, format!("cannot commit transaction `{id}` of checkpoint {}: {e}", p.checkpoint)))?;
                 tracing::info!(event = "recovered", checkpoint = p.checkpoint, transactional_id = %id, "committed the transaction of the restored checkpoint");
             }
             Some(s) if same(&s) && s.state == "PrepareCommit" => {}
             Some(s) if same(&s) && (s.state == "CompleteCommit" || s.state == "Empty") => return Ok(()),
-            Some(s) if s.producer_id == p.producer_id && (s.state == "CompleteAbort" || s.state == "PrepareAbort") && s.producer_epoch == p.producer_epoch.wrapping_add(1) => {
+            Some(s)
+                if s.producer_id == p.producer_id
+                    && (s.state == "CompleteAbort" || s.state == "PrepareAbort")
+                    && s.producer_epoch == p.producer_epoch.wrapping_add(1) =>
+            {
                 return Err(fail(
                     who,
                     format!(
@@ -258,7 +264,9 @@ fn finish_pending(who: &str, client: &TxnClient, p: &Pending, timeout: Duration)
                     ),
                 ));
             }
-            Some(s) if same(&s) => return Err(fail(who, format!("transaction `{id}` of checkpoint {} is {}: its output cannot be committed", p.checkpoint, s.state))),
+            Some(s) if same(&s) => {
+                return Err(fail(who, format!("transaction `{id}` of checkpoint {} is {}: its output cannot be committed", p.checkpoint, s.state)));
+            }
             // A newer producer of the slot: the transaction was committed before the slot was used again.
             Some(_) => return Ok(()),
             None => {
@@ -343,10 +351,7 @@ impl Sink for KafkaSink {
             Some(s) if !busy.contains(&s.slot) => s,
             _ => {
                 let Some(slot) = (0..SLOTS).find(|s| !busy.contains(s)) else {
-                    return Err(ConnectorError::Unavailable {
-                        who,
-                        message: format!("all {SLOTS} transactions await the completion of a checkpoint"),
-                    });
+                    return Err(ConnectorError::Unavailable { who, message: format!("all {SLOTS} transactions await the completion of a checkpoint") });
                 };
                 let ctx = Ctx { error: self.error.clone() };
                 new_txn(&who, &t.config, &ctx, &t.client, &t.ids, slot, timeout)?

@@ -125,7 +125,18 @@ impl KafkaSource {
                 watermarks.end(i);
             }
         }
-        let source = KafkaSource { who, spec: spec.clone(), consumer, parts, index, watermarks, malformed: 0, pacer: Pacer::new(spec.rate), read: 0, last_warning: None };
+        let source = KafkaSource {
+            who,
+            spec: spec.clone(),
+            consumer,
+            parts,
+            index,
+            watermarks,
+            malformed: 0,
+            pacer: Pacer::new(spec.rate),
+            read: 0,
+            last_warning: None,
+        };
         source.assign()?;
         tracing::info!(source = %spec.id, subtask, partitions = ?source.parts.iter().map(|p| format!("{}/{}@{}", p.tp.0, p.tp.1, p.next)).collect::<Vec<_>>(), "kafka partitions assigned");
         Ok(source)
@@ -144,11 +155,9 @@ impl KafkaSource {
         let Some(field) = &self.spec.timestamp_field else {
             return Ok(record_ts.unwrap_or(0));
         };
-        let v: serde_json::Value = serde_json::from_slice(value.unwrap_or_default())
-            .map_err(|e| format!("record {}/{}@{offset} is not JSON: {e}", tp.0, tp.1))?;
-        v.get(field)
-            .and_then(|t| t.as_i64())
-            .ok_or_else(|| format!("record {}/{}@{offset} has no integer field `{field}` (ms since the epoch)", tp.0, tp.1))
+        let v: serde_json::Value =
+            serde_json::from_slice(value.unwrap_or_default()).map_err(|e| format!("record {}/{}@{offset} is not JSON: {e}", tp.0, tp.1))?;
+        v.get(field).and_then(|t| t.as_i64()).ok_or_else(|| format!("record {}/{}@{offset} has no integer field `{field}` (ms since the epoch)", tp.0, tp.1))
     }
 
     /// A consumer error: the ones that cannot heal fail the source, the rest

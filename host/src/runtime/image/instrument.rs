@@ -13,9 +13,9 @@
 //! instance exists ([`Uncapturable`]).
 
 use wasm_encoder::{
-    CanonicalFunctionSection, CanonicalOption, CodeSection, ComponentAliasSection, ComponentExportKind, ComponentExportSection,
-    ComponentTypeSection, ComponentValType, ExportKind, ExportSection, Function, FunctionSection, ImportSection, InstanceSection,
-    MemArg, MemorySection, MemoryType, Module, ModuleArg, PrimitiveValType, RawSection, TypeSection, ValType,
+    CanonicalFunctionSection, CanonicalOption, CodeSection, ComponentAliasSection, ComponentExportKind, ComponentExportSection, ComponentTypeSection,
+    ComponentValType, ExportKind, ExportSection, Function, FunctionSection, ImportSection, InstanceSection, MemArg, MemorySection, MemoryType, Module,
+    ModuleArg, PrimitiveValType, RawSection, TypeSection, ValType,
 };
 use wasmparser::{Operator, Parser, Payload};
 
@@ -122,13 +122,8 @@ pub fn instrument(component: &[u8]) -> Result<Instrumented, Uncapturable> {
     let invalid = |e: wasmparser::BinaryReaderError| Uncapturable::Invalid(e.to_string());
     let types = wasmparser::Validator::new_with_features(wasmparser::WasmFeatures::all()).validate_all(component).map_err(invalid)?;
     let counts = types.as_ref();
-    let (n_types, n_core_funcs, n_memories, n_core_instances, n_funcs) = (
-        counts.component_type_count(),
-        counts.function_count(),
-        counts.memory_count(),
-        counts.core_instance_count(),
-        counts.component_function_count(),
-    );
+    let (n_types, n_core_funcs, n_memories, n_core_instances, n_funcs) =
+        (counts.component_type_count(), counts.function_count(), counts.memory_count(), counts.core_instance_count(), counts.component_function_count());
     let n_modules = counts.module_count();
 
     let mut out = wasm_encoder::Component::new();
@@ -174,9 +169,7 @@ pub fn instrument(component: &[u8]) -> Result<Instrumented, Uncapturable> {
             Payload::InstanceSection(reader) => {
                 for instance in reader {
                     match instance.map_err(invalid)? {
-                        wasmparser::Instance::Instantiate { module_index, .. } => {
-                            instances.push(module_space.get(module_index as usize).copied().flatten())
-                        }
+                        wasmparser::Instance::Instantiate { module_index, .. } => instances.push(module_space.get(module_index as usize).copied().flatten()),
                         wasmparser::Instance::FromExports(_) => instances.push(None),
                     }
                 }

@@ -10,8 +10,8 @@
 pub mod instrument;
 
 use bytes::Bytes;
-use wasmtime::component::{Instance, TypedFunc, WasmList};
 use wasmtime::Store;
+use wasmtime::component::{Instance, TypedFunc, WasmList};
 
 pub use instrument::{GlobalKind, Layout, Uncapturable};
 
@@ -55,9 +55,8 @@ impl Image {
     /// checkpoint stores, so a page with a digest storage holds is not uploaded.
     pub fn digests(&self) -> (Vec<Vec<Option<String>>>, String) {
         use sha2::{Digest, Sha256};
-        let memories = (0..self.memories.len())
-            .map(|m| self.pages(m).map(|p| (!p.iter().all(|&b| b == 0)).then(|| hex::encode(Sha256::digest(&p)))).collect())
-            .collect();
+        let memories =
+            (0..self.memories.len()).map(|m| self.pages(m).map(|p| (!p.iter().all(|&b| b == 0)).then(|| hex::encode(Sha256::digest(&p)))).collect()).collect();
         (memories, hex::encode(Sha256::digest(&self.globals)))
     }
 

@@ -15,12 +15,7 @@ impl Operator for Count {
         Ok(Count)
     }
 
-    fn process(
-        &mut self,
-        counts: &mut Self::State,
-        input: Events<'_>,
-        out: &mut Output,
-    ) -> Result<(), String> {
+    fn process(&mut self, counts: &mut Self::State, input: Events<'_>, out: &mut Output) -> Result<(), String> {
         out.reserve(input.len(), 4 * input.len());
         out.reserve_keys(input.key_bytes());
         let mut digits = itoa::Buffer::new();
@@ -33,4 +28,3 @@ impl Operator for Count {
         Ok(())
     }
 }
-

@@ -27,8 +27,7 @@ mod tests {
         let input = input.into_batch();
         let out = op.process(&input).unwrap();
         let got: Vec<_> = Events::new(&out).unwrap().map(|e| (e.key, e.value, e.timestamp)).collect();
-        let expected: [(Option<&[u8]>, &[u8], i64); 4] =
-            [(Some(b"a"), b"1", 1), (None, b"1", 2), (Some(b"a"), b"2", 3), (Some(b""), b"2", 4)];
+        let expected: [(Option<&[u8]>, &[u8], i64); 4] = [(Some(b"a"), b"1", 1), (None, b"1", 2), (Some(b"a"), b"2", 3), (Some(b""), b"2", 4)];
         assert_eq!(got, expected);
 
         let info = op.snapshot().unwrap();

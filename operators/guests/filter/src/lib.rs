@@ -24,9 +24,7 @@ struct Filter {
 fn contains(haystack: &[u8], needle: &[u8]) -> bool {
     match needle.split_first() {
         None => true,
-        Some((&first, rest)) => haystack
-            .windows(needle.len())
-            .any(|w| w[0] == first && &w[1..] == rest),
+        Some((&first, rest)) => haystack.windows(needle.len()).any(|w| w[0] == first && &w[1..] == rest),
     }
 }
 
@@ -35,10 +33,7 @@ impl Operator for Filter {
     type State = ();
 
     fn init(config: Config) -> Result<Self, String> {
-        Ok(Filter {
-            needle: config.contains.into_bytes(),
-            invert: config.invert,
-        })
+        Ok(Filter { needle: config.contains.into_bytes(), invert: config.invert })
     }
 
     fn process(&mut self, (): &mut (), input: Events<'_>, out: &mut Output) -> Result<(), String> {

@@ -37,10 +37,7 @@ impl Operator for Map {
     type State = ();
 
     fn init(config: Option<Config>) -> Result<Self, String> {
-        let Config { op, prefix } = config.unwrap_or(Config {
-            op: Op::Uppercase,
-            prefix: None,
-        });
+        let Config { op, prefix } = config.unwrap_or(Config { op: Op::Uppercase, prefix: None });
         let prefix = match (op, prefix) {
             (Op::Prefix, Some(prefix)) => prefix.into_bytes(),
             (Op::Prefix, None) => return Err("op `prefix` needs a `prefix` string".into()),
@@ -56,16 +53,12 @@ impl Operator for Map {
         match self.op {
             Op::Uppercase => {
                 for e in input {
-                    out.emit_with(e.key, e.timestamp, |buf| {
-                        buf.extend(e.value.iter().map(u8::to_ascii_uppercase))
-                    });
+                    out.emit_with(e.key, e.timestamp, |buf| buf.extend(e.value.iter().map(u8::to_ascii_uppercase)));
                 }
             }
             Op::Lowercase => {
                 for e in input {
-                    out.emit_with(e.key, e.timestamp, |buf| {
-                        buf.extend(e.value.iter().map(u8::to_ascii_lowercase))
-                    });
+                    out.emit_with(e.key, e.timestamp, |buf| buf.extend(e.value.iter().map(u8::to_ascii_lowercase)));
                 }
             }
             Op::Prefix => {
@@ -95,10 +88,7 @@ mod tests {
         input.emit(Some(b"k"), "Mixed Case ü".as_bytes(), 1);
         input.emit(None, b"", 2);
         let out = op.process(&input.into_batch())?;
-        Ok(Events::new(&out)
-            .unwrap()
-            .map(|e| (e.key.map(<[u8]>::to_vec), e.value.to_vec(), e.timestamp))
-            .collect())
+        Ok(Events::new(&out).unwrap().map(|e| (e.key.map(<[u8]>::to_vec), e.value.to_vec(), e.timestamp)).collect())
     }
 
     #[test]

@@ -32,8 +32,7 @@ const AUCTION_ID_LEAD: u64 = 10;
 const HOT_BLOCK: u64 = 100;
 
 const US_STATES: [&str; 6] = ["AZ", "CA", "ID", "OR", "WA", "WY"];
-const US_CITIES: [&str; 10] =
-    ["Phoenix", "Los Angeles", "San Francisco", "Boise", "Portland", "Bend", "Redmond", "Seattle", "Kent", "Cheyenne"];
+const US_CITIES: [&str; 10] = ["Phoenix", "Los Angeles", "San Francisco", "Boise", "Portland", "Bend", "Redmond", "Seattle", "Kent", "Cheyenne"];
 const FIRST_NAMES: [&str; 11] = ["Peter", "Paul", "Luke", "John", "Saul", "Vicky", "Kate", "Julie", "Sarah", "Deiter", "Walter"];
 const LAST_NAMES: [&str; 9] = ["Shultz", "Abrams", "Spencer", "White", "Bartels", "Walton", "Smith", "Jones", "Noris"];
 
@@ -125,9 +124,7 @@ impl Rng {
     /// Letters with one in 13 a space, `3..max_len` long, trimmed.
     fn string(&mut self, max_len: u64) -> String {
         let len = 3 + self.below(max_len - 3);
-        let s: String = (0..len)
-            .map(|_| if self.below(13) == 0 { ' ' } else { (b'a' + self.below(26) as u8) as char })
-            .collect();
+        let s: String = (0..len).map(|_| if self.below(13) == 0 { ' ' } else { (b'a' + self.below(26) as u8) as char }).collect();
         s.trim().to_string()
     }
 }
@@ -237,11 +234,8 @@ impl Generator {
         let c = &self.config;
         let mut rng = Rng::new(c.seed, n);
         let date_time = self.timestamp(n);
-        let seller = if rng.below(c.hot_sellers_ratio) > 0 {
-            self.last_person(n) / HOT_BLOCK * HOT_BLOCK
-        } else {
-            self.random_person(n, &mut rng)
-        } + FIRST_PERSON_ID;
+        let seller =
+            if rng.below(c.hot_sellers_ratio) > 0 { self.last_person(n) / HOT_BLOCK * HOT_BLOCK } else { self.random_person(n, &mut rng) } + FIRST_PERSON_ID;
         let category = FIRST_CATEGORY_ID + rng.below(NUM_CATEGORIES);
         let initial_bid = rng.price();
         // Lengths average the time until `num_in_flight_auctions` more auctions exist.
@@ -251,17 +245,7 @@ impl Generator {
         let item_name = rng.string(20);
         let description = rng.string(100);
         let reserve = initial_bid + rng.price();
-        Auction {
-            id: self.last_auction(n) + FIRST_AUCTION_ID,
-            item_name,
-            description,
-            initial_bid,
-            reserve,
-            date_time,
-            expires,
-            seller,
-            category,
-        }
+        Auction { id: self.last_auction(n) + FIRST_AUCTION_ID, item_name, description, initial_bid, reserve, date_time, expires, seller, category }
     }
 
     /// Bid event `n`.
@@ -269,17 +253,11 @@ impl Generator {
     pub fn bid(&self, n: u64) -> Bid {
         let c = &self.config;
         let mut rng = Rng::new(c.seed, n);
-        let auction = if rng.below(c.hot_auction_ratio) > 0 {
-            self.last_auction(n) / HOT_BLOCK * HOT_BLOCK
-        } else {
-            self.random_auction(n, &mut rng)
-        } + FIRST_AUCTION_ID;
+        let auction =
+            if rng.below(c.hot_auction_ratio) > 0 { self.last_auction(n) / HOT_BLOCK * HOT_BLOCK } else { self.random_auction(n, &mut rng) } + FIRST_AUCTION_ID;
         // The hot bidder is the second of its block, so that it is not the hot seller.
-        let bidder = if rng.below(c.hot_bidders_ratio) > 0 {
-            self.last_person(n) / HOT_BLOCK * HOT_BLOCK + 1
-        } else {
-            self.random_person(n, &mut rng)
-        } + FIRST_PERSON_ID;
+        let bidder = if rng.below(c.hot_bidders_ratio) > 0 { self.last_person(n) / HOT_BLOCK * HOT_BLOCK + 1 } else { self.random_person(n, &mut rng) }
+            + FIRST_PERSON_ID;
         Bid { auction, bidder, price: rng.price(), date_time: self.timestamp(n) }
     }
 }

@@ -33,6 +33,6 @@ mod codec;
 mod format;
 mod generator;
 
-pub use codec::{Auction, Bid, DecodeError, Event, Person, BID_LEN, TAG_AUCTION, TAG_BID, TAG_PERSON};
+pub use codec::{Auction, BID_LEN, Bid, DecodeError, Event, Person, TAG_AUCTION, TAG_BID, TAG_PERSON};
 pub use format::{FormatConfig, OutputFormat};
-pub use generator::{Generator, GeneratorConfig, FIRST_AUCTION_ID, FIRST_CATEGORY_ID, FIRST_PERSON_ID};
+pub use generator::{FIRST_AUCTION_ID, FIRST_CATEGORY_ID, FIRST_PERSON_ID, Generator, GeneratorConfig};

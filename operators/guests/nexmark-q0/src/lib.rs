@@ -9,7 +9,7 @@
 use std::io::Write;
 
 use cairn_guest::{Events, Operator, Output, export_operator};
-use nexmark_model::{FormatConfig, OutputFormat, BID_LEN, Bid, TAG_BID};
+use nexmark_model::{BID_LEN, Bid, FormatConfig, OutputFormat, TAG_BID};
 
 struct Q0 {
     format: OutputFormat,
@@ -37,9 +37,7 @@ impl Operator for Q0 {
             OutputFormat::Csv => {
                 for e in input {
                     if let Some(b) = Bid::decode(e.value) {
-                        out.emit_with(e.key, e.timestamp, |buf| {
-                            write!(buf, "{},{},{},{}", b.auction, b.bidder, b.price, b.date_time).expect("write to a Vec")
-                        });
+                        out.emit_with(e.key, e.timestamp, |buf| write!(buf, "{},{},{},{}", b.auction, b.bidder, b.price, b.date_time).expect("write to a Vec"));
                     }
                 }
             }

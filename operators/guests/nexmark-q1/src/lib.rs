@@ -11,7 +11,7 @@
 use std::io::Write;
 
 use cairn_guest::{Events, Operator, Output, export_operator};
-use nexmark_model::{FormatConfig, OutputFormat, BID_LEN, Bid};
+use nexmark_model::{BID_LEN, Bid, FormatConfig, OutputFormat};
 
 struct Q1 {
     format: OutputFormat,
@@ -47,8 +47,7 @@ impl Operator for Q1 {
                 for e in input {
                     if let Some(b) = Bid::decode(e.value) {
                         out.emit_with(e.key, e.timestamp, |buf| {
-                            write!(buf, "{},{},{},{}", b.auction, b.bidder, to_euro(b.price), b.date_time)
-                                .expect("write to a Vec")
+                            write!(buf, "{},{},{},{}", b.auction, b.bidder, to_euro(b.price), b.date_time).expect("write to a Vec")
                         });
                     }
                 }

@@ -127,19 +127,8 @@ impl Operator for Q17 {
             let last = closes(day);
             let (y, m, d) = date(day);
             out.emit_with(None, last, |buf| {
-                write!(
-                    buf,
-                    "{auction},{y:04}-{m:02}-{d:02},{},{},{},{},{},{},{},{}",
-                    a.total,
-                    a.rank1,
-                    a.rank2,
-                    a.rank3,
-                    a.min,
-                    a.max,
-                    a.sum / a.total,
-                    a.sum
-                )
-                .expect("write to a Vec")
+                write!(buf, "{auction},{y:04}-{m:02}-{d:02},{},{},{},{},{},{},{},{}", a.total, a.rank1, a.rank2, a.rank3, a.min, a.max, a.sum / a.total, a.sum)
+                    .expect("write to a Vec")
             });
         }
         if self.late > 0 {

@@ -16,15 +16,12 @@ impl Operator for Tokenize {
     type State = ();
 
     fn init((): ()) -> Result<Self, String> {
-        Ok(Tokenize {
-            word: String::new(),
-        })
+        Ok(Tokenize { word: String::new() })
     }
 
     fn process(&mut self, (): &mut (), input: Events<'_>, out: &mut Output) -> Result<(), String> {
         for (i, event) in input.enumerate() {
-            let line = std::str::from_utf8(event.value)
-                .map_err(|e| format!("event {i}: value is not valid UTF-8: {e}"))?;
+            let line = std::str::from_utf8(event.value).map_err(|e| format!("event {i}: value is not valid UTF-8: {e}"))?;
             for word in line.split(|c: char| !c.is_alphanumeric()) {
                 if word.is_empty() {
                     continue;

@@ -56,10 +56,7 @@ impl Operator for Window {
     const STATE_VERSION: u32 = 2;
 
     fn init(config: Config) -> Result<Self, String> {
-        let size = i64::try_from(config.size)
-            .ok()
-            .filter(|&s| s > 0)
-            .ok_or_else(|| format!("size must be between 1 and {} ms", i64::MAX))?;
+        let size = i64::try_from(config.size).ok().filter(|&s| s > 0).ok_or_else(|| format!("size must be between 1 and {} ms", i64::MAX))?;
         Ok(Window {
             size,
             earliest: None,
@@ -71,13 +68,10 @@ impl Operator for Window {
 
     fn process(&mut self, state: &mut State, input: Events<'_>, _: &mut Output) -> Result<(), String> {
         for (i, event) in input.enumerate() {
-            let value: i64 = std::str::from_utf8(event.value)
-                .ok()
-                .and_then(|text| text.trim().parse().ok())
-                .ok_or_else(|| {
-                    let text = String::from_utf8_lossy(event.value);
-                    format!("event {i}: value {text:?} is not a decimal integer")
-                })?;
+            let value: i64 = std::str::from_utf8(event.value).ok().and_then(|text| text.trim().parse().ok()).ok_or_else(|| {
+                let text = String::from_utf8_lossy(event.value);
+                format!("event {i}: value {text:?} is not a decimal integer")
+            })?;
             let start = event.timestamp.div_euclid(self.size).checked_mul(self.size);
             let start = start.ok_or_else(|| format!("event {i}: timestamp {} out of range", event.timestamp))?;
             if state.watermark.is_some_and(|wm| self.last(start) <= wm) {
@@ -121,17 +115,12 @@ impl Operator for Window {
             closed.sort_unstable();
             for (start, key, sum) in closed {
                 let end = i128::from(start) + i128::from(self.size);
-                out.emit_with(Some(&key), self.last(start), |buf| {
-                    write!(buf, "{start},{end},{sum}").expect("writing to a Vec cannot fail")
-                });
+                out.emit_with(Some(&key), self.last(start), |buf| write!(buf, "{start},{end},{sum}").expect("writing to a Vec cannot fail"));
             }
             (self.earliest, self.known) = (earliest, true);
         }
         if self.late > 0 {
-            log::warn(&format!(
-                "dropped {} late events (their windows were already emitted)",
-                self.late
-            ));
+            log::warn(&format!("dropped {} late events (their windows were already emitted)", self.late));
             self.late = 0;
         }
         Ok(())
@@ -154,10 +143,7 @@ mod tests {
 
     fn emitted(b: &Batch) -> Vec<(String, String, i64)> {
         let text = |b: &[u8]| String::from_utf8(b.to_vec()).unwrap();
-        Events::new(b)
-            .unwrap()
-            .map(|e| (text(e.key.unwrap()), text(e.value), e.timestamp))
-            .collect()
+        Events::new(b).unwrap().map(|e| (text(e.key.unwrap()), text(e.value), e.timestamp)).collect()
     }
 
     fn row(k: &str, v: &str, t: i64) -> (String, String, i64) {
@@ -175,10 +161,7 @@ mod tests {
         op.process(&batch(&[(Some("a"), "7", 10)])).unwrap();
         assert!(emitted(&op.on_watermark(-2).unwrap()).is_empty());
         assert_eq!(emitted(&op.on_watermark(-1).unwrap()), [row("", "-10,0,-5", -1)]);
-        assert_eq!(
-            emitted(&op.on_watermark(9).unwrap()),
-            [row("a", "0,10,2", 9), row("b", "0,10,5", 9)]
-        );
+        assert_eq!(emitted(&op.on_watermark(9).unwrap()), [row("a", "0,10,2", 9), row("b", "0,10,5", 9)]);
         // Late: window [0, 10) is gone; [10, 20) is still open.
         op.process(&batch(&[(Some("a"), "100", 8), (Some("a"), "1", 11)])).unwrap();
 
@@ -205,9 +188,6 @@ mod tests {
         assert!(emitted(&op.on_watermark(i64::MAX - 1).unwrap()).is_empty());
         let start = i64::MAX / 1000 * 1000;
         let end = i128::from(start) + 1000;
-        assert_eq!(
-            emitted(&op.on_watermark(i64::MAX).unwrap()),
-            [row("k", &format!("{start},{end},1"), i64::MAX)]
-        );
+        assert_eq!(emitted(&op.on_watermark(i64::MAX).unwrap()), [row("k", &format!("{start},{end},1"), i64::MAX)]);
     }
 }
