@@ -8,9 +8,24 @@ operators:
 demo:
     cargo run --release --bin demo
 
-# The whole test suite (what CI runs).
+# The whole test suite (what CI runs, after `fmt-check` and `lint`).
 test:
     cargo test --release --workspace
+
+# Format the whole tree (rustfmt.toml), the guest operators' workspace too.
+fmt:
+    cargo fmt --all && cd operators/guests && cargo fmt --all
+
+# What CI checks before the tests: formatting and clippy with warnings as errors.
+fmt-check:
+    cargo fmt --all -- --check && cd operators/guests && cargo fmt --all -- --check
+
+lint:
+    cargo clippy --release --workspace --all-targets -- -D warnings
+
+# Install the `host` binary (stripped, see [profile.release]) into ~/.cargo/bin.
+install:
+    cargo install --locked --path host
 
 # wasm map vs native map, and generator -> map -> blackhole, at batch sizes 1..4096.
 bench-map:

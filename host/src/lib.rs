@@ -1,13 +1,15 @@
 //! Cairn's host: runs pipelines of sandboxed WebAssembly operators.
 //!
-//! Data flows one way through the modules: [`spec`] (pipeline.yaml) →
-//! [`runtime`] (compiled components, one instance per subtask) → [`dataflow`]
-//! (tasks, channels, partitioning) with [`connectors`] at the edges.
-//! [`checkpoint`] coordinates snapshots of the running job; what its
-//! coordinator and the tasks exchange lives in [`control`], below both, and
-//! the contract's key hash and hash ranges in [`keys`], below everything.
-//! [`project`] writes and builds operator projects of one's own, beside the rest.
-//! [`alloc`] (the process's allocator, which keeps freed memory) depends on nothing.
+//! The modules are layers; each imports only the layers below it (the map is
+//! in `layers.rs`, and a test holds the code to it). From the top: [`cli`];
+//! [`api`] and [`project`]; [`job`] (the one start-up path of `run` and
+//! `check`); [`connectors`] (sources and sinks, implementing the dataflow's
+//! ports); [`dataflow`] (tasks, channels, partitioning, barrier alignment);
+//! [`checkpoint`] (coordinator, uploader, owner of deletion, storage,
+//! restore); [`runtime`] (compiled components, one instance per subtask);
+//! [`control`] (what tasks and the coordinator exchange); and at the bottom
+//! [`spec`] (pipeline.yaml), [`keys`] (the contract's key hash and ranges) and
+//! [`alloc`] (the process's allocator, which keeps freed memory).
 
 pub mod alloc;
 pub mod api;
@@ -16,7 +18,9 @@ pub mod cli;
 pub mod connectors;
 pub mod control;
 pub mod dataflow;
+pub mod job;
 pub mod keys;
+mod layers;
 pub mod project;
 pub mod runtime;
 pub mod spec;

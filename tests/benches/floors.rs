@@ -26,7 +26,8 @@
 
 use std::time::{Duration, Instant};
 
-use cairn_host::connectors::{Generator, Source};
+use cairn_host::connectors::Generator;
+use cairn_host::dataflow::ports::Source;
 use cairn_host::spec::{ByteSize, GeneratorSpec, HumanDuration};
 use wasmtime::component::{Component, Linker, ResourceTable};
 use wasmtime::{Config, Engine, Store};

@@ -21,8 +21,9 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use cairn_host::connectors::{Generator, Source};
+use cairn_host::connectors::Generator;
 use cairn_host::dataflow::batch::Batch;
+use cairn_host::dataflow::ports::Source;
 use cairn_host::runtime::{CompileCache, Limits, Runtime};
 use cairn_host::spec::{ByteSize, GeneratorSpec, HumanDuration};
 use cairn_tests::{build_guests, guest_component, host_bin, operators, write_pipeline};

@@ -13,8 +13,9 @@
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
-use cairn_host::connectors::{Generator, Source};
+use cairn_host::connectors::Generator;
 use cairn_host::dataflow::batch::Batch;
+use cairn_host::dataflow::ports::Source;
 use cairn_host::runtime::{Limits, Runtime};
 use cairn_host::spec::{ByteSize, GeneratorSpec, HumanDuration};
 

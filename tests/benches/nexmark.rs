@@ -24,8 +24,9 @@
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
-use cairn_host::connectors::{NexmarkSource, Source};
+use cairn_host::connectors::NexmarkSource;
 use cairn_host::dataflow::batch::Batch;
+use cairn_host::dataflow::ports::Source;
 use cairn_host::runtime::{Limits, Runtime};
 use cairn_host::spec::NexmarkSpec;
 use cairn_tests::operators;

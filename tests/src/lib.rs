@@ -26,7 +26,7 @@ pub fn write_pipeline(dir: &Path, yaml: &str) -> PathBuf {
 }
 
 /// Runs a pipeline in this process, to the end.
-pub fn run_in_process(pipeline: &Path) -> anyhow::Result<cairn_host::dataflow::JobSummary> {
+pub fn run_in_process(pipeline: &Path) -> anyhow::Result<cairn_host::job::JobSummary> {
     cairn_host::cli::run_pipeline(pipeline, Arc::new(cairn_host::dataflow::JobControl::default()))
 }
 

@@ -5,10 +5,14 @@
 //!
 //! It listens on loopback by default. Mutating endpoints (every `POST`) require
 //! `Authorization: Bearer <token>` when the token is set (environment variable
-//! [`TOKEN_ENV`]); on any address but loopback the job refuses to start without it.
+//! [`TOKEN_ENV`]); on any address but loopback the job refuses to start without
+//! it, and there every read of the job's data needs the same token (the page's
+//! static files and the OpenAPI document excepted). Configuration is shown with
+//! its secrets redacted ([`crate::spec::redacted`]).
 //! The OpenAPI document is served at `/v1/openapi.json`, the web view at `/`
 //! and the Prometheus metrics at `/metrics`.
 
+mod body;
 mod metrics;
 mod routes;
 mod web;
@@ -30,7 +34,7 @@ pub const OPENAPI: &str = include_str!("openapi.json");
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
     /// Not loopback, and no token.
-    #[error("`api.listen: {0}` is not a loopback address: set {TOKEN_ENV} to the bearer token that mutating requests must carry")]
+    #[error("`api.listen: {0}` is not a loopback address: set {TOKEN_ENV} to the bearer token that every request for the job's data must carry")]
     NoToken(SocketAddr),
     /// The address cannot be bound.
     #[error("the REST API cannot listen on {addr}: {source}")]
@@ -52,6 +56,8 @@ struct ApiState {
     pipeline: Arc<Pipeline>,
     storage: Storage,
     token: Option<String>,
+    /// Off loopback, reads need the token as well as writes.
+    reads_need_token: bool,
     started_at: String,
 }
 
@@ -97,6 +103,7 @@ pub fn serve(pipeline: &Pipeline, ctl: Arc<JobControl>, rt: &tokio::runtime::Han
         pipeline: Arc::new(pipeline.clone()),
         storage: Storage::open(&pipeline.spec.storage, &pipeline.base_dir)?,
         token,
+        reads_need_token: !addr.ip().is_loopback(),
         started_at: humantime::format_rfc3339_millis(std::time::SystemTime::now()).to_string(),
     };
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();

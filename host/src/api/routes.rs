@@ -8,8 +8,10 @@ use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
+use bytes::Bytes;
 use serde_json::{Value, json};
 
+use super::body::{self, NoOptions};
 use super::{ApiState, OPENAPI, metrics, web};
 use crate::checkpoint::{Kind, TriggerState, catalog};
 use crate::control::TaskSample;
@@ -36,28 +38,39 @@ fn error(status: StatusCode, message: impl Into<String>) -> Response {
     (status, Json(json!({ "error": message.into() }))).into_response()
 }
 
-/// Mutating requests carry the bearer token when one is set.
+/// Paths that show nothing of the job (the page's static files, the API's
+/// own description): readable without the token everywhere.
+fn is_public(path: &str) -> bool {
+    matches!(path, "/" | "/favicon.ico" | "/v1/openapi.json") || path.starts_with("/web/")
+}
+
+/// The token rule: when a token is set, every request but a `GET` carries it,
+/// and off loopback every `GET` of the job's data too (one token for reads and
+/// writes, as behind Flink's REST authentication).
 async fn authorize(State(state): State<ApiState>, headers: HeaderMap, request: Request, next: Next) -> Response {
-    if request.method() != Method::GET
-        && let Some(token) = &state.token
-    {
-        let given = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).and_then(|v| v.strip_prefix("Bearer "));
-        if given != Some(token.as_str()) {
-            return error(StatusCode::UNAUTHORIZED, "this endpoint needs `Authorization: Bearer <token>` (the job's CAIRN_API_TOKEN)");
-        }
+    let Some(token) = &state.token else { return next.run(request).await };
+    let read = request.method() == Method::GET || request.method() == Method::HEAD;
+    let needed = if read { state.reads_need_token && !is_public(request.uri().path()) } else { true };
+    if needed && !bearer_matches(&headers, token) {
+        let mut answer = error(StatusCode::UNAUTHORIZED, "this endpoint needs `Authorization: Bearer <token>` (the job's CAIRN_API_TOKEN)");
+        answer.headers_mut().insert(header::WWW_AUTHENTICATE, header::HeaderValue::from_static("Bearer realm=\"cairn\""));
+        return answer;
     }
     next.run(request).await
 }
 
+/// Whether `headers` carry `Authorization: Bearer <token>` (the scheme in any
+/// case), compared in constant time.
+fn bearer_matches(headers: &HeaderMap, token: &str) -> bool {
+    let Some(value) = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()) else { return false };
+    let Some((scheme, given)) = value.trim().split_once(' ') else { return false };
+    let (given, token) = (given.trim().as_bytes(), token.as_bytes());
+    scheme.eq_ignore_ascii_case("bearer") && given.len() == token.len() && given.iter().zip(token).fold(0u8, |acc, (a, b)| acc | (a ^ b)) == 0
+}
+
 /// `GET /v1/job`: status and configuration.
 async fn job(State(s): State<ApiState>) -> Json<Value> {
-    let mut config = serde_json::to_value(&s.pipeline.spec).unwrap_or(Value::Null);
-    // Storage options may hold credentials.
-    if let Some(options) = config.pointer_mut("/storage/options").and_then(Value::as_object_mut) {
-        for v in options.values_mut() {
-            *v = json!("<redacted>");
-        }
-    }
+    let config = crate::spec::redacted(&s.pipeline.spec);
     let spec = &s.pipeline.spec;
     let samples = s.ctl.counters().read();
     let nodes: Vec<Value> = spec
@@ -144,7 +157,8 @@ async fn checkpoint(State(s): State<ApiState>, Path(id): Path<u64>) -> Response 
 async fn savepoints(State(s): State<ApiState>) -> Response {
     match catalog::scan(&s.storage, &s.pipeline.spec.name).await {
         Ok(inv) => {
-            let rows = inv.rows(&s.storage, &inv.savepoints);
+            let mut rows = inv.rows(&s.storage, &inv.savepoints);
+            rows.extend(inv.broken_rows(&s.storage, catalog::Area::Savepoints));
             Json(Value::Array(rows)).into_response()
         }
         Err(e) => error(StatusCode::BAD_GATEWAY, format!("cannot list savepoints in {}: {e}", s.storage.url())),
@@ -158,14 +172,25 @@ fn requested(result: Result<String, String>) -> Response {
     }
 }
 
+/// Reads a request's body strictly ([`body::read`]); a refusal is the JSON error to answer.
+fn options<T: serde::de::DeserializeOwned + Default>(headers: &HeaderMap, bytes: &Bytes, takes: &str) -> Result<T, Response> {
+    body::read(headers, bytes, takes).map_err(|r| error(r.status, r.message))
+}
+
 /// `POST /v1/checkpoints`: trigger a checkpoint.
-async fn trigger_checkpoint(State(s): State<ApiState>) -> Response {
-    requested(s.ctl.request(Kind::Checkpoint, None))
+async fn trigger_checkpoint(State(s): State<ApiState>, headers: HeaderMap, bytes: Bytes) -> Response {
+    match options::<NoOptions>(&headers, &bytes, "{}") {
+        Ok(_) => requested(s.ctl.request(Kind::Checkpoint, None)),
+        Err(refused) => refused,
+    }
 }
 
 /// `POST /v1/savepoints`: trigger a savepoint.
-async fn trigger_savepoint(State(s): State<ApiState>) -> Response {
-    requested(s.ctl.request(Kind::Savepoint, None))
+async fn trigger_savepoint(State(s): State<ApiState>, headers: HeaderMap, bytes: Bytes) -> Response {
+    match options::<NoOptions>(&headers, &bytes, "{}") {
+        Ok(_) => requested(s.ctl.request(Kind::Savepoint, None)),
+        Err(refused) => refused,
+    }
 }
 
 /// Body of `POST /v1/job/stop`.
@@ -178,16 +203,24 @@ struct StopBody {
     drain: bool,
 }
 
-/// `POST /v1/job/stop`: end the job with a final snapshot.
-async fn stop(State(s): State<ApiState>, body: Option<Json<StopBody>>) -> Response {
-    let body = body.map(|Json(b)| b).unwrap_or_default();
+/// `POST /v1/job/stop`: end the job with a final snapshot. A body that cannot
+/// be read as [`StopBody`] is refused: it is never carried out as a stop
+/// without the savepoint it may have asked for.
+async fn stop(State(s): State<ApiState>, headers: HeaderMap, bytes: Bytes) -> Response {
+    let body: StopBody = match options(&headers, &bytes, r#"{"savepoint": bool, "drain": bool}"#) {
+        Ok(b) => b,
+        Err(refused) => return refused,
+    };
     let kind = if body.savepoint { Kind::Savepoint } else { Kind::Checkpoint };
     requested(s.ctl.request(kind, Some(body.drain)))
 }
 
 /// `POST /v1/job/cancel`: stop reading and end without a final snapshot; the
 /// `checkpoints.on-cancel` policy applies.
-async fn cancel(State(s): State<ApiState>) -> Response {
+async fn cancel(State(s): State<ApiState>, headers: HeaderMap, bytes: Bytes) -> Response {
+    if let Err(refused) = options::<NoOptions>(&headers, &bytes, "{}") {
+        return refused;
+    }
     tracing::warn!("cancel requested through the REST API");
     s.ctl.stop();
     (StatusCode::ACCEPTED, Json(json!({ "status": "cancelling" }))).into_response()

@@ -115,6 +115,32 @@ impl Inventory {
     }
 }
 
+/// Which area of a pipeline's storage a listing shows.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Area {
+    /// `<pipeline>/checkpoints/`.
+    Checkpoints,
+    /// `<pipeline>/savepoints/`.
+    Savepoints,
+}
+
+impl Inventory {
+    /// Listing rows for the snapshots of `area` whose metadata cannot be read:
+    /// `{"path", "kind", "broken": <why>}`. A listing shows them with the
+    /// others; it never leaves a snapshot out silently.
+    pub fn broken_rows(&self, storage: &Storage, area: Area) -> Vec<serde_json::Value> {
+        let (marker, kind) = match area {
+            Area::Checkpoints => ("/checkpoints/", "checkpoint"),
+            Area::Savepoints => ("/savepoints/", "savepoint"),
+        };
+        self.unreadable
+            .iter()
+            .filter(|(dir, _)| format!("/{dir}").contains(marker))
+            .map(|(dir, why)| serde_json::json!({ "path": storage.url_of(dir), "kind": kind, "broken": why }))
+            .collect()
+    }
+}
+
 /// The state files (paths under the storage root) that the snapshot in `dir` references.
 pub fn referenced_files(dir: &str, meta: &Metadata) -> Vec<String> {
     meta.operators.values().flat_map(|o| &o.subtasks).flat_map(|h| h.files()).filter_map(|f| join_relative(dir, &f)).collect()
@@ -197,7 +223,7 @@ pub async fn open(location: &str, spec: &StorageSpec) -> Result<Found, Checkpoin
         Ok(b) => b,
         Err(super::StorageError::NotFound { .. }) => {
             return Err(CheckpointError::NotFound(format!(
-                "no checkpoint at {}: `{METADATA_FILE}` is missing (a checkpoint without it never completed)",
+                "no snapshot (checkpoint or savepoint) at {}: `{METADATA_FILE}` is missing (a snapshot without it never completed)",
                 storage.url_of(&dir)
             )));
         }

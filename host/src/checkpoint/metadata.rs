@@ -93,6 +93,11 @@ pub struct Metadata {
     /// Set on a savepoint made by promotion: what it is a copy of.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub promoted_from: Option<PromotedFrom>,
+    /// Taken by `host stop --drain`: the final watermark passed every operator
+    /// before it, so event-time operators restored from it drop all later input
+    /// as late. A restore refuses it unless asked (`--allow-drained-state`).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub drained: bool,
 }
 
 /// Why a metadata file was refused.

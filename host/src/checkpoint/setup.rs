@@ -1,8 +1,9 @@
 //! The checkpoint side of starting a run, before any task exists: open and
 //! probe storage, decide what to restore (`--from`, `--resume`, an in-process
 //! restart), what the run claims, its first snapshot id, and start the owner
-//! of the pipeline's storage with the run's record. `Job::build` only wires
-//! what this produced.
+//! of the pipeline's storage with the run's record. [`resolve`] decides and
+//! reads only; [`Resolved::begin`] writes. The job's assembly (`crate::job`)
+//! runs between the two, so that a run refused at start writes nothing.
 
 use std::path::Path;
 use std::sync::Arc;
@@ -27,6 +28,12 @@ pub struct StartFrom {
     pub claims: Vec<String>,
     /// Let operators without state start empty and skip state of removed operators.
     pub allow_non_restored_state: bool,
+    /// Restore a snapshot taken by `host stop --drain` (its event-time operators have seen the final watermark).
+    pub allow_drained_state: bool,
+    /// The highest snapshot id earlier attempts of this job used (completed or
+    /// not): an in-process restart numbers its snapshots after it, so that ids
+    /// stay unique within a run and its lineage.
+    pub used_ids: u64,
 }
 
 /// What the checkpoint machinery of one run starts with.
@@ -35,8 +42,6 @@ pub struct RunSetup {
     pub storage: Storage,
     /// The new run's id.
     pub run_id: String,
-    /// The state to restore.
-    pub restore: RestoreState,
     /// The snapshot restored from, as a URL.
     pub restored_from: Option<String>,
     /// The id of the run's first snapshot (ids increase across a pipeline's runs).
@@ -47,18 +52,34 @@ pub struct RunSetup {
     pub owner: Arc<Owner>,
 }
 
-/// How a run starts.
-pub enum Start {
-    /// Run, from [`RunSetup`].
-    Run(RunSetup),
-    /// `--resume` of a pipeline whose newest run finished: nothing runs, nothing
-    /// is rewritten. The record of that run.
+/// What a run would restore, decided without writing anything: the first half
+/// of starting a run, and all that `host check` needs of the checkpoint side.
+pub struct Resolved {
+    storage: Storage,
+    name: String,
+    runs: Vec<RunRecord>,
+    found: Option<catalog::Found>,
+    claims: Vec<String>,
+    first_id: u64,
+    /// The new run's id (nothing is written under it until [`Resolved::begin`]).
+    pub run_id: String,
+    /// The state to restore.
+    pub restore: RestoreState,
+}
+
+/// What [`resolve`] found.
+pub enum Resolution {
+    /// A run can start (or be checked).
+    Run(Resolved),
+    /// `--resume` of a pipeline whose newest run finished: nothing runs.
     Finished(RunRecord),
 }
 
-/// Prepares the checkpoint side of a run of `spec` (relative storage paths are
-/// taken from `base_dir`).
-pub async fn prepare(spec: &PipelineSpec, base_dir: &Path, opts: &StartFrom) -> Result<Start, CheckpointError> {
+/// Opens and probes storage and decides what a run of `spec` restores
+/// (`--from`, `--resume`, an in-process restart) and what it would claim.
+/// Reads only — except that `--resume` of a finished pipeline finishes that
+/// run's interrupted clean-up.
+pub async fn resolve(spec: &PipelineSpec, base_dir: &Path, opts: &StartFrom) -> Result<Resolution, CheckpointError> {
     let storage = Storage::open(&spec.storage, base_dir)?;
     storage.check_reachable(Duration::from_secs(15)).await?;
     let name = &spec.name;
@@ -87,7 +108,7 @@ pub async fn prepare(spec: &PipelineSpec, base_dir: &Path, opts: &StartFrom) -> 
             // A pipeline whose newest run finished has nothing to resume.
             if let Some(last) = runs.last().filter(|r| r.ended.as_ref().is_some_and(|e| e.how == Ending::Finished)) {
                 owner::finish_clean_up(&storage, name, spec.checkpoints.retain, last).await?;
-                return Ok(Start::Finished(last.clone()));
+                return Ok(Resolution::Finished(last.clone()));
             }
             // Resuming claims every earlier run.
             claims.extend(runs.iter().map(|r| r.run_id.clone()).chain(inv.completed.iter().map(|(_, m)| m.run_id.clone())));
@@ -100,25 +121,45 @@ pub async fn prepare(spec: &PipelineSpec, base_dir: &Path, opts: &StartFrom) -> 
         (None, false) => None,
     };
     let restore = match &found {
-        Some(f) => {
-            let r = restore::load(f, spec, opts.allow_non_restored_state).await?;
-            tracing::info!(event = "restoring", checkpoint = f.metadata.id, from = %f.url(), claimed = claims.contains(&f.metadata.run_id), "restoring from checkpoint");
-            r
-        }
+        Some(f) => restore::load(f, spec, opts.allow_non_restored_state, opts.allow_drained_state).await?,
         None => RestoreState::default(),
     };
-    let first_id = inv.newest_id().max(found.as_ref().map_or(0, |f| f.metadata.id)) + 1;
+    let first_id = inv.newest_id().max(found.as_ref().map_or(0, |f| f.metadata.id)).max(opts.used_ids) + 1;
     let run_id = layout::new_run_id();
-    // Close the claims over what the claimed runs claimed, so that a lineage never
-    // depends on the record of a run that has nothing left.
-    let mut claims: Vec<String> = claims.iter().flat_map(|c| lineage::lineage(&runs, c)).collect();
-    claims.sort();
-    claims.dedup();
-    claims.retain(|c| c != &run_id);
-    let origin = found.as_ref().map(|f| Origin { path: f.url(), id: f.metadata.id, run_id: f.metadata.run_id.clone(), kind: f.metadata.kind });
-    let record = RunRecord::new(&run_id, origin, claims);
-    let pins = Pins::default();
-    let periodic = (spec.savepoints.retain, spec.savepoints.max_age.map(|a| a.0));
-    let owner = Owner::begin(storage.clone(), name, pins.clone(), record, spec.checkpoints.retain, periodic).await?;
-    Ok(Start::Run(RunSetup { storage, run_id, restore, restored_from: found.as_ref().map(catalog::Found::url), first_id, pins, owner: Arc::new(owner) }))
+    Ok(Resolution::Run(Resolved { storage, name: name.clone(), runs, found, claims, first_id, run_id, restore }))
+}
+
+impl Resolved {
+    /// The snapshot restored from, as a URL.
+    pub fn restored_from(&self) -> Option<String> {
+        self.found.as_ref().map(catalog::Found::url)
+    }
+
+    /// The digest of the component that wrote operator `id`'s state, if restoring it.
+    pub fn saved_digest(&self, id: &str) -> Option<&str> {
+        self.found.as_ref()?.metadata.operators.get(id).map(|o| o.component_digest.as_str())
+    }
+
+    /// Begins the run: writes its record (origin and claims) and starts the
+    /// owner of the pipeline's storage. Nothing before this wrote anything, so
+    /// a run refused earlier leaves no record and claims nothing.
+    pub async fn begin(self, spec: &PipelineSpec) -> Result<RunSetup, CheckpointError> {
+        let Resolved { storage, name, runs, found, claims, first_id, run_id, restore: _ } = self;
+        if let Some(f) = &found {
+            tracing::info!(event = "restoring", checkpoint = f.metadata.id, from = %f.url(), claimed = claims.contains(&f.metadata.run_id), "restoring from checkpoint");
+        }
+        // Close the claims over what the claimed runs claimed, so that a lineage never
+        // depends on the record of a run that has nothing left.
+        let mut claims: Vec<String> = claims.iter().flat_map(|c| lineage::lineage(&runs, c)).collect();
+        claims.sort();
+        claims.dedup();
+        claims.retain(|c| c != &run_id);
+        let origin = found.as_ref().map(|f| Origin { path: f.url(), id: f.metadata.id, run_id: f.metadata.run_id.clone(), kind: f.metadata.kind });
+        let record = RunRecord::new(&run_id, origin, claims);
+        let pins = Pins::default();
+        let periodic = (spec.savepoints.retain, spec.savepoints.max_age.map(|a| a.0));
+        let owner = Owner::begin(storage.clone(), &name, pins.clone(), record, spec.checkpoints.retain, periodic).await?;
+        let restored_from = found.as_ref().map(catalog::Found::url);
+        Ok(RunSetup { storage, run_id, restored_from, first_id, pins, owner: Arc::new(owner) })
+    }
 }

@@ -171,7 +171,9 @@ impl Storage {
 
     /// Opens one backend; `raw` (the URL as given) is named in errors.
     pub(crate) fn open_target(target: Target, raw: &str, options: &std::collections::BTreeMap<String, String>) -> Result<Storage, StorageError> {
-        let bad = |message: String| StorageError::BadUrl { url: raw.to_string(), message };
+        // The S3 client's messages may echo an option's value (a key): scrubbed.
+        let secrets = crate::spec::Secrets::from_values(options.values().cloned().collect());
+        let bad = |message: String| StorageError::BadUrl { url: raw.to_string(), message: secrets.scrub(&message) };
         match target {
             Target::Memory(name) => {
                 // One in-memory store per name, shared by every job of this process.

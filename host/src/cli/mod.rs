@@ -2,6 +2,7 @@
 //! REST API (trigger, stop, cancel); work on checkpoints and savepoints in
 //! storage (list, inspect, promote, dispose, check).
 
+mod check;
 mod gc;
 mod progress;
 mod project;
@@ -57,6 +58,10 @@ pub enum Command {
         /// Let operators without state in the checkpoint start empty, and skip state of removed operators.
         #[arg(long)]
         allow_non_restored_state: bool,
+        /// Restore a snapshot taken by `host stop --drain` although its event-time
+        /// operators have seen the final watermark (they drop later input as late).
+        #[arg(long)]
+        allow_drained_state: bool,
     },
     /// Write a new project from a template: `host new operator NAME --lang LANG`.
     #[command(subcommand)]
@@ -68,7 +73,8 @@ pub enum Command {
         #[arg(default_value = ".")]
         dir: PathBuf,
     },
-    /// Check a pipeline file and its components without running it.
+    /// Check a pipeline file and its components without running it: parse it,
+    /// compile every component, and `init` every operator subtask with its config.
     Validate {
         /// The pipeline file.
         pipeline: PathBuf,
@@ -105,18 +111,26 @@ pub enum Command {
         #[command(flatten)]
         remote: remote::Remote,
     },
-    /// Check that a checkpoint or savepoint restores into a pipeline, without
-    /// running it: instantiate every operator subtask, `init` it, and `restore`
-    /// its saved state (format and version included); report per operator.
+    /// Check that the pipeline would start (from a checkpoint or savepoint),
+    /// without running it: `host run`'s start-up path up to where data would
+    /// flow — every operator subtask instantiated, `init`ed and restored, every
+    /// source opened at its position, every sink checked against its committed
+    /// output — changing nothing; report per operator, source and sink.
     Check {
         /// The pipeline file.
         pipeline: PathBuf,
         /// The checkpoint or savepoint (path or URL).
+        #[arg(long, conflicts_with = "resume")]
+        from: Option<String>,
+        /// Check what `host run --resume` would restore.
         #[arg(long)]
-        from: String,
+        resume: bool,
         /// Accept operators without state and state of removed operators.
         #[arg(long)]
         allow_non_restored_state: bool,
+        /// Accept a snapshot taken by `host stop --drain`.
+        #[arg(long)]
+        allow_drained_state: bool,
         /// Print JSON for scripts.
         #[arg(long)]
         json: bool,
@@ -142,7 +156,7 @@ pub fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     init_logging();
     match cli.command {
-        Command::Run { pipeline, from, resume, claim, allow_non_restored_state } => {
+        Command::Run { pipeline, from, resume, claim, allow_non_restored_state, allow_drained_state } => {
             let ctl = Arc::new(JobControl::default());
             let on_signal = ctl.clone();
             ctrlc::set_handler(move || {
@@ -150,7 +164,7 @@ pub fn main() -> anyhow::Result<()> {
                 on_signal.stop();
             })
             .context("cannot install the Ctrl-C handler")?;
-            let opts = StartFrom { from, resume, claim, claims: Vec::new(), allow_non_restored_state };
+            let opts = StartFrom { from, resume, claim, claims: Vec::new(), allow_non_restored_state, allow_drained_state, used_ids: 0 };
             let _progress = progress::start(ctl.clone());
             let summary = run_pipeline_with(&pipeline, ctl, &opts)?;
             eprint!("{summary}");
@@ -163,12 +177,15 @@ pub fn main() -> anyhow::Result<()> {
         Command::Storage(cmd) => gc::storage_command(cmd),
         Command::Stop { savepoint, drain, remote } => remote::stop(&remote, savepoint, drain),
         Command::Cancel { remote } => remote::cancel(&remote),
-        Command::Check { pipeline, from, allow_non_restored_state, json } => storage::check(&pipeline, &from, allow_non_restored_state, json),
+        Command::Check { pipeline, from, resume, allow_non_restored_state, allow_drained_state, json } => {
+            let opts = StartFrom { from, resume, claim: false, claims: Vec::new(), allow_non_restored_state, allow_drained_state, used_ids: 0 };
+            check::check(&pipeline, &opts, json)
+        }
         Command::Validate { pipeline } => {
             let p = Pipeline::load(&pipeline)?;
-            let runtime = Runtime::new()?;
-            for op in &p.spec.operators {
-                let c = runtime.load_as(&op.id, &p.resolve(&op.component), op.state)?;
+            let runtime = Runtime::for_pipeline(&p)?;
+            let components = crate::job::validate(&p, &runtime).with_context(|| format!("{} is not valid", pipeline.display()))?;
+            for (op, c) in p.spec.operators.iter().zip(&components) {
                 let inputs = op.input.ids().len();
                 let note = match c.world() {
                     crate::runtime::World::V0_1 if inputs > 1 => " (0.1.0 does not tell its inputs apart: their events arrive merged)",

@@ -7,9 +7,9 @@ use std::sync::Arc;
 use anyhow::Context;
 
 use crate::checkpoint::lineage::Ending;
-use crate::checkpoint::setup::{self, Start, StartFrom};
-use crate::connectors::ConnectorError;
-use crate::dataflow::{Job, JobControl, JobError, JobStatus, JobSummary};
+use crate::checkpoint::setup::StartFrom;
+use crate::dataflow::{JobControl, JobStatus, Retry};
+use crate::job::{self, JobSummary, Started};
 use crate::runtime::Runtime;
 use crate::spec::Pipeline;
 
@@ -27,15 +27,21 @@ pub fn run_pipeline_with(pipeline: &std::path::Path, ctl: Arc<JobControl>, opts:
     let runtime = Runtime::for_pipeline(&pipeline)?;
     let io = super::io_runtime()?;
     let name = pipeline.spec.name.clone();
+    let secrets = crate::spec::Secrets::of(&pipeline.spec);
     let _api = crate::api::serve(&pipeline, ctl.clone(), io.handle()).context(format!("pipeline `{name}` cannot start"))?;
     let restart = &pipeline.spec.restart;
     let policies = &pipeline.spec.checkpoints;
     let mut opts = opts.clone();
     let mut attempt = 0u32;
     loop {
-        let prepared = io.block_on(setup::prepare(&pipeline.spec, &pipeline.base_dir, &opts));
-        let job = match prepared {
-            Ok(Start::Finished(last)) => {
+        let Some(started) = start_cancellable(&pipeline, &runtime, &ctl, &opts, io.handle()) else {
+            let why = format!("pipeline `{name}` cancelled while starting: nothing ran, nothing was written");
+            tracing::warn!(event = "cancelled", "{why}");
+            ctl.set_status(JobStatus::Cancelled);
+            return Ok(JobSummary::nothing_ran(why, true));
+        };
+        let job = match started {
+            Ok(Started::Finished(last)) => {
                 let why = format!(
                     "pipeline `{name}` finished (run {}, {}): nothing to resume, and its committed output stays as it is. \
                      Run it without --resume to process its input again from the start, or with --from to restore a kept checkpoint or a savepoint.",
@@ -44,10 +50,10 @@ pub fn run_pipeline_with(pipeline: &std::path::Path, ctl: Arc<JobControl>, opts:
                 );
                 tracing::warn!(event = "nothing-to-resume", run = %last.run_id, "{why}");
                 ctl.set_status(JobStatus::Finished);
-                return Ok(JobSummary::nothing_to_resume(why));
+                return Ok(JobSummary::nothing_ran(why, false));
             }
-            Ok(Start::Run(setup)) => Job::build(&pipeline, &runtime, ctl.next_attempt(), setup, io.handle().clone()),
-            Err(e) => Err(e.into()),
+            Ok(Started::Ready(job)) => Ok(job),
+            Err(e) => Err(e),
         };
         // What failed this attempt; with the run's end and latest checkpoint when a job was built.
         let started = std::time::Instant::now();
@@ -78,7 +84,7 @@ pub fn run_pipeline_with(pipeline: &std::path::Path, ctl: Arc<JobControl>, opts:
             }
             // A restart that cannot reach a broker yet is a failed attempt like any other
             // (the outage that failed the job often outlasts the first restart).
-            Err(e @ JobError::Connector(ConnectorError::Unavailable { .. })) if attempt > 0 => (e, None, None),
+            Err(e) if attempt > 0 && e.retry() == Retry::Transient => (e, None, None),
             Err(e) => {
                 ctl.set_status(JobStatus::Failed);
                 return Err(anyhow::Error::new(e).context(format!("pipeline `{name}` cannot start")));
@@ -91,7 +97,7 @@ pub fn run_pipeline_with(pipeline: &std::path::Path, ctl: Arc<JobControl>, opts:
         }
         attempt += 1;
         // A record a source cannot read fails again on every restart: not retried.
-        let deterministic = matches!(error, JobError::Connector(ConnectorError::Record { .. }));
+        let deterministic = error.retry() == Retry::Never;
         let Some(wait) = restart.backoff(attempt).filter(|_| !ctl.is_stopped() && !deterministic) else {
             // Failed for good: the last checkpoint is always kept.
             let kept = end.as_ref().and_then(|end| end.apply(Ending::Failed, Some("failed")).ok().flatten());
@@ -109,7 +115,7 @@ pub fn run_pipeline_with(pipeline: &std::path::Path, ctl: Arc<JobControl>, opts:
         } else {
             "the restarted job cannot start yet; trying again"
         };
-        tracing::warn!(event = "restarting", attempt, of = restart.attempts, wait_ms = wait.as_millis() as u64, error = %error, "{what} ({kept})");
+        tracing::warn!(event = "restarting", attempt, of = restart.attempts, wait_ms = wait.as_millis() as u64, error = %secrets.scrub(&error.to_string()), "{what} ({kept})");
         ctl.set_status(JobStatus::Restarting);
         std::thread::sleep(wait);
         // Resume from this job's last completed checkpoint (or where it started
@@ -118,6 +124,38 @@ pub fn run_pipeline_with(pipeline: &std::path::Path, ctl: Arc<JobControl>, opts:
             (opts.from, opts.resume, opts.claim) = (Some(l), false, false);
         }
         opts.claims.push(ctl.run_id());
+        let used = ctl.stats().lock().expect("stats").history.iter().map(|r| r.id).max().unwrap_or(0);
+        opts.used_ids = opts.used_ids.max(used);
+    }
+}
+
+/// Starts an attempt on a thread of its own, so that a cancel (the API, Ctrl-C)
+/// ends a job that is still starting — waiting for a broker, compiling — at
+/// once. `None`: cancelled first (the start-up path writes nothing until its
+/// last step, and refuses that step once cancelled).
+fn start_cancellable(
+    pipeline: &Pipeline,
+    runtime: &Runtime,
+    ctl: &Arc<JobControl>,
+    opts: &StartFrom,
+    rt: &tokio::runtime::Handle,
+) -> Option<Result<Started, crate::dataflow::JobError>> {
+    let (tx, rx) = std::sync::mpsc::sync_channel(1);
+    let (pipeline, runtime, c, opts, rt) = (pipeline.clone(), runtime.clone(), ctl.clone(), opts.clone(), rt.clone());
+    let spawned = std::thread::Builder::new().name("job-start".into()).spawn(move || {
+        let _ = tx.send(job::start(&pipeline, &runtime, &c, &opts, rt));
+    });
+    if let Err(source) = spawned {
+        return Some(Err(crate::dataflow::JobError::Thread { task: "job-start".into(), source }));
+    }
+    loop {
+        match rx.recv_timeout(std::time::Duration::from_millis(20)) {
+            // A job that started as the cancel came runs as cancelled: its sources stop at once.
+            Ok(started) => return Some(started),
+            Err(std::sync::mpsc::RecvTimeoutError::Timeout) if ctl.is_stopped() => return None,
+            Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {}
+            Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => return Some(Err(crate::dataflow::JobError::Panicked)),
+        }
     }
 }
 

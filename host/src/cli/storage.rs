@@ -1,6 +1,5 @@
 //! Verbs that work on storage directly, also when no job runs: list, inspect,
-//! promote and dispose of checkpoints and savepoints, and `check` whether one
-//! restores into a pipeline.
+//! promote and dispose of checkpoints and savepoints.
 
 use std::path::{Path, PathBuf};
 
@@ -8,98 +7,7 @@ use clap::Subcommand;
 
 use super::io_runtime;
 use crate::checkpoint::{Storage, catalog, owner};
-use crate::runtime::Runtime;
 use crate::spec::{Pipeline, StorageSpec};
-
-/// `host check`: restores every operator subtask from `from` without running the pipeline.
-pub(super) fn check(pipeline: &Path, from: &str, allow: bool, json: bool) -> anyhow::Result<()> {
-    use crate::checkpoint::restore;
-    let p = Pipeline::load(pipeline)?;
-    let io = io_runtime()?;
-    let found = io.block_on(catalog::open(from, &p.spec.storage))?;
-    let mut state = io.block_on(restore::load(&found, &p.spec, allow))?;
-    let runtime = Runtime::for_pipeline(&p)?;
-    let mut report = Vec::new();
-    let mut failed = false;
-    for op in &p.spec.operators {
-        let saved = found.metadata.operators.get(&op.id);
-        let plan = state.plans.get(&op.id);
-        let outcome = (|| -> Result<String, String> {
-            let component = runtime.load_as(&op.id, &p.resolve(&op.component), op.state).map_err(|e| e.to_string())?;
-            let Some(restores) = state.operators.remove(&op.id) else {
-                return Ok("no state to restore".into());
-            };
-            if let Some(plan) = plan.filter(|pl| pl.world != component.world()) {
-                return Err(format!("its state was written by a {} component, but the component is {}", plan.world, component.world()));
-            }
-            let config = op.config.as_ref().map_or_else(|| "null".to_string(), |c| c.to_string());
-            let inputs: Vec<String> = op.input.ids().into_iter().map(str::to_string).collect();
-            for (s, r) in restores.iter().enumerate() {
-                let mut inst = component.instantiate(s, crate::runtime::Limits::from(&op.limits), &Default::default()).map_err(|e| e.to_string())?;
-                inst.init_in(&config, op.parallelism, &inputs).map_err(|e| e.to_string())?;
-                inst.restore(r).map_err(|e| e.to_string())?;
-            }
-            let same = saved.is_some_and(|s| s.component_digest == component.digest());
-            let rescaled = plan.map(|pl| (pl.from, pl.to)).filter(|(a, b)| a != b).map(|(a, b)| format!(", rescaled {a} → {b}")).unwrap_or_default();
-            Ok(format!(
-                "restores ({} subtasks, {}{rescaled}{})",
-                restores.len(),
-                component.world(),
-                if same { "" } else { ", component changed since the checkpoint" }
-            ))
-        })();
-        failed |= outcome.is_err();
-        let versions: Vec<u32> = saved.map(|s| s.subtasks.iter().map(|h| h.version).collect()).unwrap_or_default();
-        let subtasks: Vec<serde_json::Value> = match (plan, saved) {
-            (Some(plan), Some(saved)) => (0..plan.to)
-                .map(|j| {
-                    let mut from: Vec<usize> = plan.subtasks[j].iter().map(|k| k.from_subtask).collect();
-                    from.dedup();
-                    serde_json::json!({
-                        "subtask": j,
-                        "from-subtasks": from,
-                        "pieces": plan.subtasks[j].len(),
-                        "bytes": plan.bytes_of(j, saved),
-                    })
-                })
-                .collect(),
-            _ => Vec::new(),
-        };
-        report.push(serde_json::json!({
-            "operator": op.id,
-            "ok": outcome.is_ok(),
-            "state-versions": versions,
-            "world": saved.map(|s| s.world),
-            "from-parallelism": saved.map(|s| s.parallelism),
-            "parallelism": op.parallelism,
-            "subtasks": subtasks,
-            "result": outcome.unwrap_or_else(|e| e),
-        }));
-    }
-    if json {
-        println!("{}", serde_json::to_string_pretty(&report)?);
-    } else {
-        for r in &report {
-            let mark = if r["ok"].as_bool() == Some(true) { "ok  " } else { "FAIL" };
-            println!("{mark} {}: {}", r["operator"].as_str().unwrap_or(""), r["result"].as_str().unwrap_or(""));
-            for t in r["subtasks"].as_array().into_iter().flatten() {
-                let from: Vec<String> = t["from-subtasks"].as_array().into_iter().flatten().map(|v| v.to_string()).collect();
-                println!(
-                    "       subtask {} ← old subtask{} {}: {} pieces, {} bytes",
-                    t["subtask"],
-                    if from.len() == 1 { "" } else { "s" },
-                    from.join(", "),
-                    t["pieces"],
-                    t["bytes"]
-                );
-            }
-        }
-    }
-    if failed {
-        anyhow::bail!("`{from}` does not restore into {}", pipeline.display());
-    }
-    Ok(())
-}
 
 /// `host checkpoint …`
 #[derive(Debug, Subcommand)]
@@ -159,7 +67,8 @@ pub(super) fn checkpoint_command(cmd: CheckpointCommand) -> anyhow::Result<()> {
             let storage = Storage::open(&p.spec.storage, &p.base_dir)?;
             let inv = io.block_on(catalog::scan(&storage, &p.spec.name))?;
             let mut rows = inv.rows(&storage, &inv.completed);
-            let mut broken = 0;
+            let unreadable = inv.broken_rows(&storage, catalog::Area::Checkpoints);
+            let mut broken = unreadable.len();
             if verify {
                 for ((dir, m), row) in inv.completed.iter().zip(&mut rows) {
                     let found = catalog::Found { storage: storage.clone(), dir: dir.clone(), metadata: m.clone() };
@@ -173,18 +82,16 @@ pub(super) fn checkpoint_command(cmd: CheckpointCommand) -> anyhow::Result<()> {
                     }
                 }
             }
+            rows.extend(unreadable);
             if json {
                 println!("{}", serde_json::to_string_pretty(&rows)?);
             } else {
                 print_rows(&rows, true);
-                for (dir, why) in &inv.unreadable {
-                    eprintln!("unreadable: {}: {why}", storage.url_of(dir));
-                }
                 for r in rows.iter().filter(|r| r["verified"] == false) {
                     eprintln!("broken: {}: {}", r["path"].as_str().unwrap_or(""), r["error"].as_str().unwrap_or(""));
                 }
             }
-            if broken > 0 {
+            if verify && broken > 0 {
                 anyhow::bail!("{broken} of {} checkpoints are broken", rows.len());
             }
         }
@@ -229,6 +136,15 @@ fn print_rows(rows: &[serde_json::Value], checkpoints: bool) {
         if checkpoints { "kept" } else { "" }
     );
     for r in rows {
+        if let Some(why) = r["broken"].as_str() {
+            println!(
+                "{:>6}  {:<10} BROKEN: {why}  {}",
+                r["id"].as_u64().map_or("?".into(), |i| i.to_string()),
+                r["kind"].as_str().unwrap_or(""),
+                r["path"].as_str().unwrap_or("")
+            );
+            continue;
+        }
         let kept = if checkpoints { r["kept"].as_bool().unwrap_or(false).to_string() } else { String::new() };
         println!(
             "{:>6}  {:<10} {:<9} {:<25} {:>12} {:>12}  {:<5} {}",
@@ -254,9 +170,13 @@ fn inspect(location: &str, pipeline: Option<&Path>, json: bool) -> anyhow::Resul
         println!("{}", serde_json::to_string_pretty(m)?);
         return Ok(());
     }
-    let kind = format!("{:?}", m.kind).to_lowercase();
-    println!("{kind} {} of pipeline `{}` (run {}), {:?}, triggered {}, took {} ms", m.id, m.pipeline, m.run_id, m.trigger, m.triggered_at, m.duration_ms);
+    let name = |v: serde_json::Result<serde_json::Value>| v.ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default();
+    let (kind, trigger) = (name(serde_json::to_value(m.kind)), name(serde_json::to_value(m.trigger)));
+    println!("{kind} {} of pipeline `{}` (run {}), trigger {trigger}, triggered {}, took {} ms", m.id, m.pipeline, m.run_id, m.triggered_at, m.duration_ms);
     println!("at {}", found.url());
+    if m.drained {
+        println!("drained: taken by `host stop --drain` (event-time operators have seen the final watermark; a restore needs --allow-drained-state)");
+    }
     if let Some(o) = &m.promoted_from {
         println!("promoted from {:?} {} ({:?}) at {}", o.kind, o.id, o.trigger, o.path);
     }
@@ -306,6 +226,10 @@ pub enum SavepointCommand {
     List {
         /// The pipeline file (names the pipeline and its storage).
         pipeline: PathBuf,
+        /// Also read every state file and check its SHA-256; exits non-zero if
+        /// any listed savepoint is broken.
+        #[arg(long)]
+        verify: bool,
         /// Print JSON for scripts.
         #[arg(long)]
         json: bool,
@@ -340,16 +264,31 @@ pub(super) fn savepoint_command(cmd: SavepointCommand) -> anyhow::Result<()> {
     match cmd {
         SavepointCommand::Trigger { remote } => super::remote::trigger(&remote, "/v1/savepoints", None),
         SavepointCommand::Inspect { location, pipeline, json } => inspect(&location, pipeline.as_deref(), json),
-        SavepointCommand::List { pipeline, json } => {
+        SavepointCommand::List { pipeline, verify, json } => {
             let io = io_runtime()?;
             let p = Pipeline::load(&pipeline)?;
             let storage = Storage::open(&p.spec.storage, &p.base_dir)?;
             let inv = io.block_on(catalog::scan(&storage, &p.spec.name))?;
-            let rows = inv.rows(&storage, &inv.savepoints);
+            let mut rows = inv.rows(&storage, &inv.savepoints);
+            let unreadable = inv.broken_rows(&storage, catalog::Area::Savepoints);
+            let mut broken = unreadable.len();
+            if verify {
+                for ((dir, m), row) in inv.savepoints.iter().zip(&mut rows) {
+                    let found = catalog::Found { storage: storage.clone(), dir: dir.clone(), metadata: m.clone() };
+                    if let Err(e) = io.block_on(crate::checkpoint::restore::verify(&found)) {
+                        broken += 1;
+                        row["broken"] = e.to_string().into();
+                    }
+                }
+            }
+            rows.extend(unreadable);
             if json {
                 println!("{}", serde_json::to_string_pretty(&rows)?);
             } else {
                 print_rows(&rows, false);
+            }
+            if verify && broken > 0 {
+                anyhow::bail!("{broken} of {} savepoints are broken", rows.len());
             }
             Ok(())
         }

@@ -1,4 +1,6 @@
-//! Sources and sinks: where events enter and leave a pipeline.
+//! Sources and sinks: where events enter and leave a pipeline. They implement
+//! the ports the dataflow drives ([`Source`], [`Sink`], in [`crate::dataflow::ports`]):
+//! this module imports `dataflow`, never the reverse.
 
 mod file_source;
 mod generator;
@@ -9,8 +11,9 @@ mod split;
 
 use std::path::Path;
 
-use crate::dataflow::batch::Batch;
 use crate::spec::{SinkSpec, SourceSpec};
+
+use crate::dataflow::ports::{ConnectorError, Sink, Source};
 
 pub use file_source::FileSource;
 pub use generator::Generator;
@@ -18,50 +21,6 @@ pub use kafka::{KafkaSink, KafkaSource};
 pub use nexmark::NexmarkSource;
 pub use sinks::{BlackholeSink, FileSink, StdoutSink};
 pub use split::Split;
-
-/// Errors of sources and sinks; each names the connector.
-#[derive(Debug, thiserror::Error)]
-pub enum ConnectorError {
-    /// Reading or writing a file failed.
-    #[error("`{id}`: {what} {path}: {source}")]
-    Io {
-        /// Connector id.
-        id: String,
-        /// What was being done.
-        what: &'static str,
-        /// The file.
-        path: std::path::PathBuf,
-        /// The I/O error.
-        source: std::io::Error,
-    },
-    /// A record could not be read.
-    #[error("`{id}`: {message}")]
-    Record {
-        /// Connector id.
-        id: String,
-        /// What is wrong, with the record's position.
-        message: String,
-    },
-    /// A Kafka source or sink failed.
-    #[error("{who}: {message}")]
-    Kafka {
-        /// The connector, e.g. "kafka sink `out`".
-        who: String,
-        /// The cause.
-        message: String,
-    },
-    /// A connector's broker is out of reach, for now. At a barrier, the sink
-    /// cannot take its part in the checkpoint but goes on: that checkpoint
-    /// fails, the job does not. While a restarted job starts, the restart is a
-    /// failed attempt and is tried again (at a job's first start it is final).
-    #[error("{who}: {message}")]
-    Unavailable {
-        /// The connector.
-        who: String,
-        /// The cause.
-        message: String,
-    },
-}
 
 /// Holds a source to a rate (events per second), counting from its start or last seek.
 #[derive(Debug, Clone)]
@@ -94,45 +53,6 @@ impl Pacer {
     }
 }
 
-/// A replayable source of events.
-pub trait Source: Send {
-    /// Up to `max` next events; `None` when the input is exhausted.
-    fn next_batch(&mut self, max: usize) -> Result<Option<Batch>, ConnectorError>;
-    /// The source's own watermark, when it tracks event time itself (per
-    /// partition); `None`: the task derives it from the newest event time seen.
-    fn watermark(&self) -> Option<i64> {
-        None
-    }
-    /// How long the source may lag behind its latest event time.
-    fn out_of_orderness_ms(&self) -> i64 {
-        0
-    }
-    /// Records dropped as malformed so far (skipped or dead-lettered).
-    fn malformed(&self) -> u64 {
-        0
-    }
-    /// Where the next event will be read from, recorded in checkpoints.
-    fn position(&self) -> serde_json::Value;
-    /// Rewinds (or forwards) to a position recorded by [`Source::position`].
-    fn seek(&mut self, position: &serde_json::Value) -> Result<(), ConnectorError>;
-}
-
-/// A destination of events. Exactly-once sinks stage output and publish it in
-/// [`Sink::commit`] (two-phase commit with the checkpoints).
-pub trait Sink: Send {
-    /// Writes a batch.
-    fn write(&mut self, batch: &Batch) -> Result<(), ConnectorError>;
-    /// A barrier of checkpoint `id` passed: make what was written so far durable
-    /// (pre-commit) and return the state a restore needs.
-    fn snapshot(&mut self, id: u64) -> Result<serde_json::Value, ConnectorError>;
-    /// Checkpoint `id` completed: publish the output it covers. `Unavailable`
-    /// when the broker did not acknowledge in time: the caller calls again
-    /// (with the same `id`) until it succeeds, and can see the job abort meanwhile.
-    fn commit(&mut self, id: u64) -> Result<(), ConnectorError>;
-    /// The job is ending: flush what can be flushed (uncommitted output stays unpublished).
-    fn finish(&mut self) -> Result<(), ConnectorError>;
-}
-
 /// Opens subtask `subtask` of the source described by `spec` (relative paths
 /// against `base`), at `position` when restoring.
 pub fn open_source(spec: &SourceSpec, base: &Path, subtask: usize, position: Option<&serde_json::Value>) -> Result<Box<dyn Source>, ConnectorError> {
@@ -158,6 +78,17 @@ pub fn check_position(spec: &SourceSpec, position: &serde_json::Value) -> Result
         SourceSpec::Generator(g) => split(g.parallelism).map_err(|e| format!("generator source `{}` at parallelism {}: {e}", g.id, g.parallelism)),
         SourceSpec::Nexmark(n) => split(n.parallelism).map_err(|e| format!("nexmark source `{}` at parallelism {}: {e}", n.id, n.parallelism)),
         SourceSpec::File(_) | SourceSpec::Kafka(_) => Ok(()),
+    }
+}
+
+/// Checks that the sink described by `spec` could be opened with `restore`
+/// (its state from a checkpoint) — what [`open_sink`] would refuse, it refuses —
+/// without writing, truncating or fencing anything: `host check`.
+pub fn check_sink(spec: &SinkSpec, base: &Path, restore: Option<&serde_json::Value>) -> Result<(), ConnectorError> {
+    match spec {
+        SinkSpec::Kafka(k) => KafkaSink::check(k, restore),
+        SinkSpec::File(f) => FileSink::check(f, base, restore),
+        SinkSpec::Stdout(_) | SinkSpec::Blackhole(_) => Ok(()),
     }
 }
 

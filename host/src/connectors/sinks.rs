@@ -68,11 +68,32 @@ impl FileSink {
     /// Opens the sink of `spec` (relative to `base`): a fresh start empties the
     /// target; a restore brings it back to the state of the checkpoint.
     pub fn open(spec: &FileSinkSpec, base: &Path, run_id: &str, restore: Option<&serde_json::Value>) -> Result<FileSink, ConnectorError> {
+        let mut sink = FileSink::new(spec, base, run_id);
+        std::fs::create_dir_all(&sink.pending_dir).map_err(|e| sink.io("cannot create the directory", &sink.pending_dir.clone(), e))?;
+        let state = sink.state(restore)?;
+        sink.recover(state)?;
+        Ok(sink)
+    }
+
+    /// Checks that the sink of `spec` could restore `restore` (what [`FileSink::open`]
+    /// would refuse), reading only: the target and the staging directory are left as they are.
+    pub fn check(spec: &FileSinkSpec, base: &Path, restore: Option<&serde_json::Value>) -> Result<(), ConnectorError> {
+        let sink = FileSink::new(spec, base, "check");
+        let state = sink.state(restore)?;
+        let len = match std::fs::metadata(&sink.path) {
+            Ok(m) => m.len(),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => 0,
+            Err(e) => return Err(sink.io("cannot stat", &sink.path.clone(), e)),
+        };
+        sink.plan(&state, len).map(drop)
+    }
+
+    fn new(spec: &FileSinkSpec, base: &Path, run_id: &str) -> FileSink {
         let path = if spec.path.is_absolute() { spec.path.clone() } else { base.join(&spec.path) };
         let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).map_or_else(|| PathBuf::from("."), Path::to_path_buf);
         let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "out".into());
         let pending_dir = dir.join(format!(".{name}.pending"));
-        let mut sink = FileSink {
+        FileSink {
             id: spec.id.clone(),
             path,
             pending_dir,
@@ -83,15 +104,16 @@ impl FileSink {
             appended: Vec::new(),
             current: None,
             next_checkpoint: 0,
-        };
-        std::fs::create_dir_all(&sink.pending_dir).map_err(|e| sink.io("cannot create the directory", &sink.pending_dir.clone(), e))?;
-        let state: FileSinkState = match restore {
-            None => FileSinkState { committed_len: 0, pending: Vec::new(), pending_lens: Vec::new() },
+        }
+    }
+
+    /// The sink's state in a checkpoint, read.
+    fn state(&self, restore: Option<&serde_json::Value>) -> Result<FileSinkState, ConnectorError> {
+        match restore {
+            None => Ok(FileSinkState { committed_len: 0, pending: Vec::new(), pending_lens: Vec::new() }),
             Some(v) => serde_json::from_value(v.clone())
-                .map_err(|e| ConnectorError::Record { id: sink.id.clone(), message: format!("cannot restore file sink state {v}: {e}") })?,
-        };
-        sink.recover(state)?;
-        Ok(sink)
+                .map_err(|e| ConnectorError::Record { id: self.id.clone(), message: format!("cannot restore file sink state {v}: {e}") }),
+        }
     }
 
     fn io(&self, what: &'static str, path: &Path, source: std::io::Error) -> ConnectorError {
@@ -108,6 +130,16 @@ impl FileSink {
         let target = std::fs::OpenOptions::new().create(true).write(true).truncate(false).open(&path);
         let target = target.map_err(|e| self.io("cannot open output file", &path, e))?;
         let len = target.metadata().map_err(|e| self.io("cannot stat", &path, e))?.len();
+        let (keep, staged) = self.plan(&state, len)?;
+        target.set_len(keep).map_err(|e| self.io("cannot truncate", &path, e))?;
+        self.resume_at(target, keep, staged)
+    }
+
+    /// What [`FileSink::recover`] keeps of a target of `len` bytes (the committed
+    /// length, plus parts a later commit appended) and which staged parts it
+    /// appends; refuses when the output was changed since or a part is missing.
+    fn plan(&self, state: &FileSinkState, len: u64) -> Result<(u64, Vec<(u64, String)>), ConnectorError> {
+        let path = &self.path;
         let fail = |message: String| ConnectorError::Record { id: self.id.clone(), message };
         if len < state.committed_len {
             return Err(fail(format!(
@@ -136,7 +168,11 @@ impl FileSink {
                 }
             }
         }
-        target.set_len(keep).map_err(|e| self.io("cannot truncate", &path, e))?;
+        Ok((keep, staged))
+    }
+
+    /// Finishes [`FileSink::recover`] once the target is cut back to `keep`.
+    fn resume_at(&mut self, target: File, keep: u64, staged: Vec<(u64, String)>) -> Result<(), ConnectorError> {
         drop(target);
         self.committed_len = keep;
         let names: Vec<String> = staged.iter().map(|(_, n)| n.clone()).collect();

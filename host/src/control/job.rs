@@ -43,6 +43,8 @@ struct Shared {
     run_id: Mutex<String>,
     restarts: AtomicU32,
     next_trigger: AtomicU64,
+    /// The trigger id of the stop request the running attempt is ending with.
+    stopping: Mutex<Option<String>>,
 }
 
 /// Shared switches of a running job, and the handle the REST API drives it by.
@@ -57,6 +59,8 @@ impl JobControl {
     /// statistics and requests, starts un-aborted.
     pub fn next_attempt(&self) -> Arc<JobControl> {
         self.shared.restarts.fetch_add(1, Ordering::SeqCst);
+        // A stop whose final snapshot failed ended that attempt; the next one runs on.
+        *self.shared.stopping.lock().expect("stopping") = None;
         Arc::new(JobControl { shared: self.shared.clone(), abort: AtomicBool::new(false) })
     }
 
@@ -115,12 +119,19 @@ impl JobControl {
         let Some(inbox) = guard.as_ref() else {
             return Err(format!("the job is not running (it is {:?})", self.status()).to_lowercase());
         };
+        let mut stopping = self.shared.stopping.lock().expect("stopping");
+        if let Some(stop) = stopping.as_ref() {
+            return Err(format!("the job is stopping (stop requested as trigger {stop}): it takes no more snapshots"));
+        }
         let n = self.shared.next_trigger.fetch_add(1, Ordering::SeqCst) + 1;
         let trigger_id = format!("{}-{n}", if kind == Kind::Savepoint { "sp" } else { "cp" });
         let status = TriggerStatus { status: TriggerState::Pending, kind, stop: stop.is_some(), id: None, path: None, reason: None, delivered: false };
         self.shared.stats.lock().expect("stats").triggers.insert(trigger_id.clone(), status);
         let request = Request { trigger_id: trigger_id.clone(), kind, stop };
         inbox.send(Event::Request(request)).map_err(|_| "the job is ending".to_string())?;
+        if stop.is_some() {
+            *stopping = Some(trigger_id.clone());
+        }
         Ok(trigger_id)
     }
 

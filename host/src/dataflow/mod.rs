@@ -5,11 +5,10 @@
 pub mod batch;
 mod error;
 pub mod input;
-mod job;
 pub mod message;
 pub mod output;
-mod task;
+pub mod ports;
+pub(crate) mod task;
 
 pub use crate::control::{JobControl, JobStatus};
-pub use error::JobError;
-pub use job::{EndOfRun, Job, JobSummary, NodeStats};
+pub use error::{JobError, Retry, TaskError};

@@ -11,8 +11,8 @@ use super::error::TaskError;
 use super::input::{Input, InputSet};
 use super::message::{FINAL_WATERMARK, Message};
 use super::output::Outputs;
+use super::ports::{ConnectorError, Sink, Source};
 use crate::checkpoint::Uploader;
-use crate::connectors::{Sink, Source};
 use crate::control::{Ack, AckPayload, Barrier, CoordinatorInbox, Event, JobControl, SinkCommand, SourceCommand, TaskCounters};
 use crate::runtime::OperatorInstance;
 
@@ -245,7 +245,7 @@ pub fn run_sink(mut sink: Box<dyn Sink>, mut inputs: InputSet, link: SinkLink, c
                 }
                 // Not acknowledged yet: the sink goes on writing (and sees an abort), and
                 // tries again a second later.
-                Err(e @ crate::connectors::ConnectorError::Unavailable { .. }) => {
+                Err(e @ ConnectorError::Unavailable { .. }) => {
                     tracing::warn!(sink = %link.id, checkpoint = id, error = %e, "commit not acknowledged yet; retrying");
                     retry_at = Instant::now() + COMMIT_RETRY;
                 }
@@ -275,7 +275,7 @@ pub fn run_sink(mut sink: Box<dyn Sink>, mut inputs: InputSet, link: SinkLink, c
                 let payload = match sink.snapshot(b.id) {
                     Ok(state) => AckPayload::Sink(state),
                     // The checkpoint fails; the sink goes on (and tries again at the next barrier).
-                    Err(e @ crate::connectors::ConnectorError::Unavailable { .. }) => AckPayload::Failed(e.to_string()),
+                    Err(e @ ConnectorError::Unavailable { .. }) => AckPayload::Failed(e.to_string()),
                     Err(e) => return Err(e.into()),
                 };
                 link.counters.aligned(inputs.last_alignment);

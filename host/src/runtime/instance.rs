@@ -224,6 +224,11 @@ impl OperatorInstance {
         RuntimeError::Guest { operator: self.operator().into(), subtask: self.subtask(), call, message }
     }
 
+    /// The host's own refusal (state that does not fit this instance), not a trap.
+    fn refused(&self, message: String) -> RuntimeError {
+        RuntimeError::Refused { operator: self.operator().into(), message }
+    }
+
     fn broke_contract(&self, call: &'static str, message: String) -> RuntimeError {
         RuntimeError::Trap { operator: self.operator().into(), subtask: self.subtask(), call, message }
     }
@@ -390,14 +395,11 @@ impl OperatorInstance {
             (None, None) => {}
             (Some((access, digest)), Some((image, from))) => {
                 if digest != from {
-                    return Err(self.broke_contract(
-                        "restore (memory image)",
-                        format!(
-                            "the state is a memory image taken by component sha256 {from}, and this component is sha256 {digest}: a memory image \
+                    return Err(self.refused(format!(
+                        "the state is a memory image taken by component sha256 {from}, and this component is sha256 {digest}: a memory image \
                              fits only the exact binary that took it. To upgrade the component, give the operator `snapshot`/`restore` \
                              exports (and drop `state: memory`), or start without this state (--allow-non-restored-state)"
-                        ),
-                    ));
+                    )));
                 }
                 return access.write(&mut self.store, image).map_err(|e| match e {
                     super::image::WriteError::Call(e) => self.trap("restore (memory image)", e),
@@ -405,14 +407,11 @@ impl OperatorInstance {
                 });
             }
             (Some(_), None) => {
-                return Err(self.broke_contract(
-                    "restore",
-                    format!("the operator has `state: memory`, and the state was written by its `snapshot` export (format `{}`): drop `state: memory` to restore it, or start without it (--allow-non-restored-state)", restore.format),
+                return Err(self.refused(format!("the operator has `state: memory`, and the state was written by its `snapshot` export (format `{}`): drop `state: memory` to restore it, or start without it (--allow-non-restored-state)", restore.format),
                 ));
             }
             (None, Some(_)) => {
-                return Err(self.broke_contract(
-                    "restore",
+                return Err(self.refused(
                     "the state is a memory image (the operator had `state: memory`): set `state: memory` again to restore it, or start without it (--allow-non-restored-state)".into(),
                 ));
             }

@@ -116,6 +116,16 @@ pub enum RuntimeError {
         /// What cannot be captured.
         reason: String,
     },
+    /// The host refuses to start the operator as configured (its state does
+    /// not fit the component, a grant cannot be given): the host's check, not
+    /// the guest's fault.
+    #[error("operator `{operator}`: {message}")]
+    Refused {
+        /// Operator id.
+        operator: String,
+        /// What does not fit, and what would.
+        message: String,
+    },
     /// An operator export returned an error.
     #[error("operator `{operator}` subtask {subtask}: `{call}` returned an error: {message}")]
     Guest {

@@ -2,6 +2,7 @@
 //! validated (ids, inputs, cycles) before anything runs.
 
 mod kafka;
+mod secrets;
 mod units;
 mod validate;
 
@@ -11,6 +12,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 pub use kafka::{Delivery, KafkaSinkSpec, KafkaSourceSpec, PartitionBy, SinkPartition, StartPosition, StopAt, Topics};
+pub use secrets::{REDACTED, Secrets, is_secret, redacted};
 pub use units::{ByteSize, HumanDuration, Timeout};
 pub use validate::Topology;
 

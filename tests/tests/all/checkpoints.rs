@@ -52,14 +52,14 @@ pub(crate) fn job_dir(times: usize) -> tempfile::TempDir {
     dir
 }
 
-fn run_ok(args: &[&str]) -> String {
+pub(crate) fn run_ok(args: &[&str]) -> String {
     let out = host(args);
     let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
     assert!(out.status.success(), "host {args:?} failed:\n{stderr}");
     stderr
 }
 
-fn run_err(args: &[&str]) -> String {
+pub(crate) fn run_err(args: &[&str]) -> String {
     let out = host(args);
     let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
     assert!(!out.status.success(), "host {args:?} should have failed:\n{stderr}");
@@ -118,7 +118,7 @@ fn killed_and_resumed_runs_equal_an_uninterrupted_run() {
     assert_eq!(got, expected);
 }
 
-fn finished_job(name: &str, extra: &str) -> (tempfile::TempDir, PathBuf, PathBuf) {
+pub(crate) fn finished_job(name: &str, extra: &str) -> (tempfile::TempDir, PathBuf, PathBuf) {
     let dir = job_dir(4);
     let extra = format!("  on-finish: keep\n{extra}");
     let p = write_pipeline(dir.path(), &counting_pipeline(name, "storage", "1h", 0, &extra));
@@ -174,7 +174,7 @@ fn metadata_of_another_pipeline_or_version_and_missing_checkpoints() {
     let empty = dir.path().join("empty");
     std::fs::create_dir(&empty).unwrap();
     let err = run_err(&["run", p.to_str().unwrap(), "--from", empty.to_str().unwrap()]);
-    assert!(err.contains("no checkpoint at") && err.contains("_metadata"), "{err}");
+    assert!(err.contains("no snapshot (checkpoint or savepoint) at") && err.contains("_metadata"), "{err}");
 }
 
 #[test]
@@ -309,7 +309,7 @@ fn list_and_inspect_read_checkpoints_from_storage_without_a_job() {
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.contains("operator count: parallelism 2") && text.contains("subtask 1:"), "{text}");
     let out = host(&["checkpoint", "inspect", dir.path().to_str().unwrap()]);
-    assert!(!out.status.success() && String::from_utf8_lossy(&out.stderr).contains("no checkpoint at"));
+    assert!(!out.status.success() && String::from_utf8_lossy(&out.stderr).contains("no snapshot (checkpoint or savepoint) at"));
 }
 
 #[test]
@@ -390,9 +390,12 @@ fn check_reports_whether_each_operator_restores_without_running() {
     let out = host(&["check", p.to_str().unwrap(), "--from", chk.to_str().unwrap(), "--json"]);
     assert!(!out.status.success());
     let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    let count = report.as_array().unwrap().iter().find(|r| r["operator"] == "count").unwrap();
+    assert_eq!(report["ok"], false, "{report}");
+    let count = report["rows"].as_array().unwrap().iter().find(|r| r["id"] == "count").unwrap();
     assert_eq!(count["ok"], false);
-    assert_eq!(count["state-versions"], serde_json::json!([2, 2]));
+    assert_eq!(count["kind"], "operator");
+    assert_eq!(count["detail"]["state-versions"], serde_json::json!([2, 2]));
+    assert!(report["error"].as_str().unwrap().contains("cannot restore state version 2"), "{report}");
     assert!(count["result"].as_str().unwrap().contains("cannot restore state version 2"), "{count}");
     // Nothing ran: the output is untouched.
     assert_eq!(std::fs::read_to_string(dir.path().join("out/counts.txt")).unwrap(), out_before);
@@ -446,4 +449,43 @@ checkpoints:
     let opts = cairn_host::checkpoint::setup::StartFrom { from: Some(latest), ..Default::default() };
     cairn_host::cli::run_pipeline_with(&p, std::sync::Arc::default(), &opts).unwrap();
     assert_eq!(checksums(), [first[0].clone(), first[0].clone()]);
+}
+
+/// A snapshot whose metadata cannot be read is listed as broken, with why;
+/// `--verify` fails on it. It is never silently left out.
+#[test]
+fn listings_show_an_unreadable_snapshot_as_broken() {
+    let (dir, p, chk) = finished_job("broken-list", "");
+    let p = p.to_str().unwrap();
+    let sp_dir = dir.path().join("storage/broken-list/savepoints");
+    let good = run_ok_out(&["checkpoint", "promote", chk.to_str().unwrap()]);
+    let bad = sp_dir.join("copy");
+    run_ok_out(&["checkpoint", "promote", chk.to_str().unwrap(), "--to", bad.to_str().unwrap()]);
+    let meta = bad.join("_metadata");
+    let text = std::fs::read(&meta).unwrap();
+    std::fs::write(&meta, &text[..text.len() / 2]).unwrap();
+
+    let rows: serde_json::Value = serde_json::from_str(&run_ok_out(&["savepoint", "list", p, "--json"])).unwrap();
+    let rows = rows.as_array().unwrap();
+    assert_eq!(rows.len(), 2, "{rows:?}");
+    assert!(rows.iter().any(|r| r["path"].as_str() == Some(good.trim()) && r["broken"].is_null()), "{rows:?}");
+    let broken = rows.iter().find(|r| r["broken"].is_string()).expect("a row marked broken");
+    assert!(broken["path"].as_str().unwrap().ends_with("/savepoints/copy"), "{broken}");
+    let listing = run_ok_out(&["savepoint", "list", p]);
+    assert!(listing.contains("BROKEN") && listing.contains("savepoints/copy"), "{listing}");
+    let out = host(&["savepoint", "list", p, "--verify"]);
+    assert!(!out.status.success(), "--verify passes with a broken savepoint");
+
+    // The same for a checkpoint.
+    let cmeta = chk.join("_metadata");
+    std::fs::write(&cmeta, b"{").unwrap();
+    let rows: serde_json::Value = serde_json::from_str(&run_ok_out(&["checkpoint", "list", p, "--json"])).unwrap();
+    assert!(rows.as_array().unwrap().iter().any(|r| r["broken"].is_string()), "{rows}");
+    assert!(!host(&["checkpoint", "list", p, "--verify"]).status.success());
+}
+
+fn run_ok_out(args: &[&str]) -> String {
+    let out = host(args);
+    assert!(out.status.success(), "host {args:?} failed:\n{}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8_lossy(&out.stdout).into_owned()
 }

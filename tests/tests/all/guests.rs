@@ -153,6 +153,25 @@ pub(crate) fn count_0_1() {
 pub(crate) fn join() {
     let err = try_run_one(std::path::Path::new(operators::JOIN), "{ size: 10 }", &[r#"{"value": "x", "ts": 1}"#]).unwrap_err();
     assert!(err.contains("a join has two inputs") && err.contains("operator `op`"), "{err}");
+
+    // Events without a key join nothing by default (like SQL's NULL); `keyless: join` pairs them.
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("l.jsonl"), "{\"key\": \"k\", \"value\": \"l1\", \"ts\": 1}\n{\"value\": \"l2\", \"ts\": 2}\n").unwrap();
+    std::fs::write(dir.path().join("r.jsonl"), "{\"key\": \"k\", \"value\": \"r1\", \"ts\": 3}\n{\"value\": \"r2\", \"ts\": 4}\n").unwrap();
+    let run = |config: &str| {
+        let yaml = format!(
+            "name: keyless\nsources:\n  - id: l\n    type: file\n    path: l.jsonl\n    format: json\n  - id: r\n    type: file\n    path: r.jsonl\n    format: json\n\
+             operators:\n  - id: j\n    component: {}\n    input: [l, r]\n    key-by: true\n    config: {config}\nsinks:\n  - id: out\n    type: file\n    input: j\n    path: out.txt\n",
+            operators::JOIN
+        );
+        run_in_process(&write_pipeline(dir.path(), &yaml)).unwrap();
+        let mut lines: Vec<String> = std::fs::read_to_string(dir.path().join("out.txt")).unwrap().lines().map(str::to_string).collect();
+        lines.sort();
+        std::fs::remove_file(dir.path().join("out.txt")).unwrap();
+        lines
+    };
+    assert_eq!(run("{ size: 10 }"), ["k\tl1,r1"], "keyless events joined");
+    assert_eq!(run("{ size: 10, keyless: join }"), ["\tl2,r2", "k\tl1,r1"]);
 }
 
 /// A 0.2.0 guest whose snapshot claims keyed state for hashes it does not

@@ -20,6 +20,7 @@ mod s3;
 mod sandbox;
 mod savepoints;
 mod sources;
+mod startup;
 mod stop;
 mod web;
 mod window;

@@ -3,7 +3,7 @@
 
 use cairn_tests::{operators, run_in_process, write_pipeline};
 
-fn run(policy: &str, format: &str, input: &[u8]) -> (tempfile::TempDir, anyhow::Result<cairn_host::dataflow::JobSummary>) {
+fn run(policy: &str, format: &str, input: &[u8]) -> (tempfile::TempDir, anyhow::Result<cairn_host::job::JobSummary>) {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("in.txt"), input).unwrap();
     let yaml = format!(

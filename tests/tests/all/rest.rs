@@ -63,8 +63,17 @@ fn every_endpoint_over_http() {
         assert!(paths.contains_key(path), "the OpenAPI document lacks {path}");
     }
 
-    let (status, j) = get(&api, "/v1/job");
-    assert_eq!(status, StatusCode::OK);
+    // The API is up while the job starts; wait until data flows.
+    let started = Instant::now();
+    let j = loop {
+        let (status, j) = get(&api, "/v1/job");
+        assert_eq!(status, StatusCode::OK);
+        if j["status"] != "starting" {
+            break j;
+        }
+        assert!(started.elapsed() < Duration::from_secs(60), "still starting after 60 s: {j}");
+        std::thread::sleep(Duration::from_millis(10));
+    };
     assert_eq!(j["name"], "rest");
     assert_eq!(j["status"], "running");
     assert!(j["run-id"].as_str().unwrap().starts_with("run-"));
@@ -103,11 +112,43 @@ fn every_endpoint_over_http() {
     let history = stats["history"].as_array().unwrap();
     assert!(history.iter().any(|r| r["kind"] == "savepoint" && r["trigger"] == "manual"), "{stats}");
 
-    // A malformed stop body is refused; a good one stops the job with a savepoint.
-    let r = client().post(format!("{api}/v1/job/stop")).header("content-type", "application/json").body("{\"savepont\": true}").send().unwrap();
-    assert!(r.status().is_client_error(), "{}", r.status());
+    // A body that cannot be read as what the endpoint takes is refused with a
+    // JSON error, and nothing happens: never a stop without the savepoint asked for.
+    let raw = |path: &str, content_type: Option<&str>, body: &str| {
+        let mut req = client().post(format!("{api}{path}")).body(body.to_string());
+        if let Some(t) = content_type {
+            req = req.header("content-type", t);
+        }
+        let r = req.send().unwrap();
+        (r.status(), r.json::<Value>().unwrap_or(Value::Null))
+    };
+    let json = Some("application/json");
+    for (path, content_type, body, want) in [
+        ("/v1/job/stop", Some(""), r#"{"savepoint":true}"#, StatusCode::UNSUPPORTED_MEDIA_TYPE),
+        ("/v1/job/stop", None, r#"{"savepoint":true}"#, StatusCode::UNSUPPORTED_MEDIA_TYPE),
+        ("/v1/job/stop", Some("text/plain"), r#"{"savepoint":true}"#, StatusCode::UNSUPPORTED_MEDIA_TYPE),
+        ("/v1/job/stop", json, "[]", StatusCode::BAD_REQUEST),
+        ("/v1/job/stop", json, "[true, true]", StatusCode::BAD_REQUEST),
+        ("/v1/job/stop", json, r#"{"savepont": true}"#, StatusCode::BAD_REQUEST),
+        ("/v1/job/stop", json, r#"{"savepoint": "yes"}"#, StatusCode::BAD_REQUEST),
+        ("/v1/job/stop", json, "{", StatusCode::BAD_REQUEST),
+        ("/v1/job/cancel", json, r#"{"savepoint": true}"#, StatusCode::BAD_REQUEST),
+        ("/v1/savepoints", json, r#"{"drain": true}"#, StatusCode::BAD_REQUEST),
+        ("/v1/checkpoints", json, "null", StatusCode::BAD_REQUEST),
+    ] {
+        let (status, answer) = raw(path, content_type, body);
+        assert_eq!(status, want, "{path} {content_type:?} {body}: {answer}");
+        assert!(answer["error"].as_str().is_some_and(|e| e.contains("takes")), "{path} {body}: a JSON error saying what it takes: {answer}");
+    }
+    assert_eq!(get(&api, "/v1/job").1["status"], "running", "a refused request changed nothing");
+    // The good one stops the job with a savepoint.
     let (status, accepted) = post(&api, "/v1/job/stop", None, Some(json!({ "savepoint": true })));
     assert_eq!(status, StatusCode::ACCEPTED, "{accepted}");
+    // While it stops, further triggers are refused up front, not accepted and failed later.
+    for path in ["/v1/savepoints", "/v1/checkpoints", "/v1/job/stop"] {
+        let (status, answer) = post(&api, path, None, None);
+        assert_eq!(status, StatusCode::CONFLICT, "{path} during a stop: {answer}");
+    }
     let stopped = poll(&api, &accepted);
     assert_eq!(stopped["kind"], "savepoint");
     assert!(stopped["stop"].as_bool().unwrap());
@@ -139,14 +180,32 @@ fn off_loopback_mutating_endpoints_need_the_bearer_token() {
     let port = line.rsplit(':').next().unwrap().trim();
     let api = format!("http://127.0.0.1:{port}");
 
-    assert_eq!(get(&api, "/v1/job").0, StatusCode::OK, "reading needs no token");
+    // Off loopback, reading the job's data needs the token too; the page's
+    // static files and the API's description do not.
+    for path in ["/v1/job", "/v1/checkpoints", "/v1/savepoints", "/v1/checkpoints/1", "/v1/triggers/x", "/metrics"] {
+        let r = client().get(format!("{api}{path}")).send().unwrap();
+        assert_eq!(r.status(), StatusCode::UNAUTHORIZED, "{path} read without a token");
+        assert!(r.headers().get("www-authenticate").is_some_and(|v| v.to_str().unwrap().starts_with("Bearer")), "{path}");
+        assert_eq!(client().get(format!("{api}{path}")).bearer_auth("guess").send().unwrap().status(), StatusCode::UNAUTHORIZED, "{path}");
+    }
+    for path in ["/", "/v1/openapi.json"] {
+        assert_eq!(get(&api, path).0, StatusCode::OK, "{path} is public");
+    }
+    let read = client().get(format!("{api}/v1/job")).header("authorization", "bearer s3cret").send().unwrap();
+    assert_eq!(read.status(), StatusCode::OK, "the scheme is case-insensitive");
+    assert_eq!(read.json::<Value>().unwrap()["token-required"], true);
     for path in ["/v1/checkpoints", "/v1/savepoints", "/v1/job/stop", "/v1/job/cancel"] {
         assert_eq!(post(&api, path, None, None).0, StatusCode::UNAUTHORIZED, "{path} without a token");
         assert_eq!(post(&api, path, Some("guess"), None).0, StatusCode::UNAUTHORIZED, "{path} with a wrong token");
     }
     let (status, accepted) = post(&api, "/v1/savepoints", Some("s3cret"), None);
     assert_eq!(status, StatusCode::ACCEPTED);
-    poll(&api, &accepted);
+    let path = accepted["poll"].as_str().unwrap();
+    let started = Instant::now();
+    while client().get(format!("{api}{path}")).bearer_auth("s3cret").send().unwrap().json::<Value>().unwrap()["status"] != "completed" {
+        assert!(started.elapsed() < Duration::from_secs(30), "savepoint not done after 30 s");
+        std::thread::sleep(Duration::from_millis(20));
+    }
     // The CLI sends the token from the same environment variable.
     let out = std::process::Command::new(cairn_tests::host_bin()).args(["cancel", "--api", &api]).env("CAIRN_API_TOKEN", "s3cret").output().unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
@@ -183,5 +242,88 @@ fn cancel_through_the_api_leaves_what_each_policy_says_and_the_job_resumes() {
         assert!(out.status.success(), "{log}");
         assert_eq!(log.contains("restoring from checkpoint"), policy == "keep", "{log}");
         assert_eq!(sorted_lines(&dir.path().join("out/counts.txt")), expected, "policy {policy}");
+    }
+}
+
+/// Secrets never leave the host: a Kafka source's SASL and SSL options are
+/// redacted in `GET /v1/job` (operators' config fields too: the unit tests of
+/// `spec::secrets`), read while the source is still trying to reach its
+/// broker; and a client error
+/// that echoes an option's value does not print it.
+#[test]
+fn secrets_are_redacted_in_the_api_and_in_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let yaml = |options: &str, timeout: &str| {
+        format!(
+            "name: secrets
+sources:
+  - id: lines
+    type: kafka
+    bootstrap-servers: 127.0.0.1:1
+    connect-timeout: {timeout}
+    topic: t
+    options: {{ {options} }}
+sinks:
+  - id: out
+    type: file
+    input: lines
+    path: out.txt
+{API}"
+        )
+    };
+    let options = "security.protocol: sasl_plaintext, sasl.mechanisms: PLAIN, sasl.username: user-hunter2, sasl.password: pw-hunter2-kafka, ssl.key.password: key-hunter2";
+    let p = write_pipeline(dir.path(), &yaml(options, "60s"));
+    let mut job = RunningJob::start(&p, &[], &dir.path().join("run.log"));
+    let text = client().get(format!("{}/v1/job", job.api)).send().unwrap().text().unwrap();
+    job.child.kill().unwrap();
+    job.child.wait().unwrap();
+    assert!(!text.contains("hunter2"), "a secret in GET /v1/job: {text}");
+    let config: Value = serde_json::from_str(&text).unwrap();
+    let shown = &config["config"]["sources"][0]["options"];
+    assert_eq!(shown["sasl.password"], "<redacted>", "{shown}");
+    assert_eq!(shown["security.protocol"], "sasl_plaintext", "what is not secret stays readable: {shown}");
+    assert!(!job.log().contains("hunter2"), "a secret in the log: {}", job.log());
+
+    // librdkafka refuses this value and echoes it back in its message.
+    let p = write_pipeline(dir.path(), &yaml("security.protocol: sasl_plaintext, sasl.mechanisms: hunter2-mechanism", "1s"));
+    let out = host(&["run", p.to_str().unwrap()]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{err}");
+    assert!(err.contains("kafka source `lines`") && err.contains("SASL mechanism"), "the error names the source and what is wrong: {err}");
+    assert!(!err.contains("hunter2"), "a secret in the error: {err}");
+}
+
+/// A job still starting — its Kafka source waiting for a broker that does not
+/// answer — ends at once on a cancel through the API and on Ctrl-C (SIGINT),
+/// as a cancel, not after the connect timeout with the connection error.
+#[test]
+fn a_starting_job_is_cancelled_at_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let yaml = format!(
+        "name: starting\nsources:\n  - id: lines\n    type: kafka\n    bootstrap-servers: 127.0.0.1:1\n    connect-timeout: 600s\n    topic: t\nsinks:\n  - id: out\n    type: file\n    input: lines\n    path: out.txt\n{API}"
+    );
+    let p = write_pipeline(dir.path(), &yaml);
+    for how in ["api", "sigint"] {
+        let mut job = RunningJob::start(&p, &[], &dir.path().join(format!("{how}.log")));
+        assert_eq!(get(&job.api, "/v1/job").1["status"], "starting");
+        match how {
+            "api" => assert_eq!(post(&job.api, "/v1/job/cancel", None, None).0, StatusCode::ACCEPTED),
+            _ => assert!(std::process::Command::new("kill").args(["-INT", &job.child.id().to_string()]).status().unwrap().success()),
+        }
+        // Without the fix this waits the whole connect timeout (600 s) and fails with the connection error.
+        let started = Instant::now();
+        let status = loop {
+            if let Some(status) = job.child.try_wait().unwrap() {
+                break status;
+            }
+            assert!(started.elapsed() < Duration::from_secs(120), "{how}: still running 120 s after the cancel:\n{}", job.log());
+            std::thread::sleep(Duration::from_millis(20));
+        };
+        let log = job.log();
+        assert!(status.success(), "{how}: a cancel is not a failure:\n{log}");
+        assert!(log.contains("cancelled while starting"), "{how}: {log}");
+        assert!(!log.contains("cannot reach"), "{how}: {log}");
+        let runs = dir.path().join("storage/starting/runs");
+        assert!(!runs.exists() || std::fs::read_dir(&runs).unwrap().count() == 0, "{how}: a run that never started left a record");
     }
 }

@@ -62,3 +62,22 @@ fn a_permanent_fault_fails_for_good_naming_operator_and_checkpoint() {
     let err = format!("{:#}", run_in_process(&write_pipeline(dir.path(), &none)).unwrap_err());
     assert!(err.contains("restart strategy `none`"), "{err}");
 }
+
+/// Checkpoints that fail in attempts that never complete one keep distinct
+/// ids: a restart numbers its snapshots after every id the job used.
+#[test]
+fn checkpoint_ids_stay_unique_across_restarts_before_any_checkpoint_completed() {
+    let dir = tempfile::tempdir().unwrap();
+    let lines: Vec<String> = (0..2000).map(|i| format!("line {i}")).collect();
+    std::fs::write(dir.path().join("in.txt"), lines.join("\n") + "\n").unwrap();
+    // Every snapshot fails for the first 1.5 s, failing the task: each attempt's first checkpoint fails.
+    let yaml = pipeline(now_ms() + 1500, "{ strategy: fixed-delay, delay: 200ms, attempts: 20 }").replace("fail-in: process", "fail-in: snapshot");
+    let summary = run_in_process(&write_pipeline(dir.path(), &yaml)).unwrap();
+    assert!(summary.restarts >= 2, "expected restarts, got {}", summary.restarts);
+    let ids: Vec<u64> = summary.checkpoints.history.iter().map(|r| r.id).collect();
+    let unique: std::collections::BTreeSet<&u64> = ids.iter().collect();
+    assert_eq!(unique.len(), ids.len(), "checkpoint ids repeat across restarts: {ids:?}");
+    let mut want = lines.clone();
+    want.sort();
+    assert_eq!(sorted_lines(&dir.path().join("out.txt")), want);
+}

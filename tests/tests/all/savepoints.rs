@@ -301,6 +301,18 @@ fn stop_drain_flushes_windows_and_stop_without_drain_resumes_them() {
     assert!(read > 0 && read < 3000, "stopped after {read} events");
     let text = std::fs::read_to_string(dir.path().join("sums.txt")).unwrap();
     assert_eq!(text.trim(), format!("k\t{},{end},{read}", end - 3_600_000), "the drained window holds every event read");
+
+    // A drained savepoint says so, and a restore from it is refused (its window
+    // operator has seen the final watermark and would drop every later event),
+    // unless asked for; the flag the refusal names works.
+    assert_eq!(metadata(&local(&path))["drained"], true);
+    let out = host(&["run", p.to_str().unwrap(), "--from", &path]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success() && err.contains("--drain") && err.contains("--allow-drained-state"), "{err}");
+    let out = host(&["check", p.to_str().unwrap(), "--from", &path]);
+    assert!(!out.status.success() && String::from_utf8_lossy(&out.stderr).contains("--allow-drained-state"));
+    let out = host(&["run", p.to_str().unwrap(), "--from", &path, "--allow-drained-state"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
 }
 
 #[test]

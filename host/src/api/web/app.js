@@ -47,19 +47,31 @@ function show(text, bad) {
   m.hidden = false;
 }
 
+// The token is kept for this tab only (sessionStorage), never on disk.
+function withToken(headers) {
+  const token = $("token").value.trim();
+  if (token) {
+    headers.authorization = "Bearer " + token;
+    sessionStorage.setItem("cairn-token", token);
+  }
+  return headers;
+}
+
 async function getJson(path) {
-  const r = await fetch(path, { cache: "no-store" });
+  const r = await fetch(path, { cache: "no-store", headers: withToken({}) });
+  if (r.status === 401) {
+    // Off loopback, reading the job needs the token too.
+    $("token").hidden = false;
+    const e = new Error("enter the job's API token (CAIRN_API_TOKEN) to read it");
+    e.unauthorized = true;
+    throw e;
+  }
   if (!r.ok) throw new Error(path + ": HTTP " + r.status);
   return r.json();
 }
 
 async function post(path, body) {
-  const headers = { "content-type": "application/json" };
-  const token = $("token").value.trim();
-  if (token) {
-    headers.authorization = "Bearer " + token;
-    localStorage.setItem("cairn-token", token);
-  }
+  const headers = withToken({ "content-type": "application/json" });
   const r = await fetch(path, { method: "POST", headers, body: body ? JSON.stringify(body) : undefined });
   const answer = await r.json().catch(() => ({}));
   if (!r.ok) throw new Error(answer.error || "HTTP " + r.status);
@@ -200,7 +212,7 @@ async function refreshSavepoints() {
         el("td", {}, s.id), el("td", {}, s["run-id"] || ""), el("td", {}, s.trigger || ""),
         el("td", {}, (s["triggered-at"] || "").replace("T", " ").replace(/\.\d+Z$/, "Z")),
         el("td", {}, bytes(s["state-size"])), el("td", {}, s["duration-ms"] === undefined ? "–" : ms(s["duration-ms"])),
-        el("td", { class: "path" }, s.path)));
+        el("td", { class: "path" + (s.broken ? " bad" : "") }, s.broken ? "BROKEN (" + s.broken + "): " + s.path : s.path)));
     if (!rows.length) rows.push(el("tr", {}, el("td", { colspan: 7, class: "muted" }, "no savepoint yet")));
     $("savepoints").tBodies[0].replaceChildren(...rows);
   } catch (e) {
@@ -230,8 +242,9 @@ async function refresh() {
     $("stop-job").disabled = !running;
   } catch (e) {
     const status = $("job-status");
-    status.textContent = "unreachable";
+    status.textContent = e.unauthorized ? "token needed" : "unreachable";
     status.className = "status failed";
+    if (e.unauthorized) show(e.message, true);
   }
 }
 
@@ -252,7 +265,8 @@ $("stop-job").addEventListener("click", async () => {
   }
 });
 
-$("token").value = localStorage.getItem("cairn-token") || "";
+$("token").value = sessionStorage.getItem("cairn-token") || "";
+$("token").addEventListener("change", () => { refresh(); refreshSavepoints(); });
 refresh();
 refreshSavepoints();
 setInterval(refresh, 1000);

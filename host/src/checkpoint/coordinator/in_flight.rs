@@ -18,6 +18,8 @@ pub(super) struct InFlight {
     pub(super) last: bool,
     /// Where its metadata goes.
     pub(super) dir: String,
+    /// Taken by a stop with `--drain`: the final watermark passed before it.
+    pub(super) drained: bool,
     /// The trigger id of the user request it answers.
     pub(super) request: Option<String>,
     /// Bytes uploaded, by (operator, subtask).
@@ -49,6 +51,7 @@ impl InFlight {
             trigger,
             last,
             dir,
+            drained: false,
             request,
             uploaded_by: BTreeMap::new(),
             started: Instant::now(),

@@ -259,7 +259,9 @@ impl Coordinator {
             Kind::Checkpoint => layout::checkpoint_dir(&self.cfg.pipeline, &self.cfg.run_id, id),
             Kind::Savepoint => layout::savepoint_dir(&self.cfg.pipeline, id),
         };
-        InFlight::new(id, kind, trigger, last, dir, request, self.parts.tasks.clone())
+        let mut f = InFlight::new(id, kind, trigger, last, dir, request, self.parts.tasks.clone());
+        f.drained = stop == Some(true);
+        f
     }
 
     async fn complete(&self, f: &InFlight) -> Result<(), CheckpointError> {
@@ -292,6 +294,7 @@ impl Coordinator {
             operators,
             sinks: f.sinks.clone(),
             promoted_from: None,
+            drained: f.drained,
         };
         let meta = match f.kind {
             Kind::Checkpoint => {

@@ -367,6 +367,7 @@ mod tests {
             operators: BTreeMap::from([("op".to_string(), op)]),
             sinks: BTreeMap::new(),
             promoted_from: None,
+            drained: false,
         }
     }
 

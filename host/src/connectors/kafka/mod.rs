@@ -18,6 +18,7 @@ use rdkafka::error::KafkaError;
 use rdkafka::types::RDKafkaErrorCode;
 
 use super::ConnectorError;
+use crate::spec::{REDACTED, Secrets, is_secret};
 
 pub use sink::KafkaSink;
 pub use source::KafkaSource;
@@ -45,13 +46,20 @@ fn fail(who: &str, message: String) -> ConnectorError {
     ConnectorError::Kafka { who: who.to_string(), message }
 }
 
-/// Why a client could not be created: almost always a bad option.
-fn creation_error(who: &str, e: KafkaError) -> ConnectorError {
-    match e {
-        KafkaError::ClientCreation(m) => fail(who, format!("bad client option: {m}")),
-        KafkaError::ClientConfig(_, description, key, value) => fail(who, format!("bad client option `{key}: {value}`: {description}")),
-        other => fail(who, format!("cannot create the Kafka client: {other}")),
-    }
+/// Why a client could not be created: almost always a bad option. The
+/// client's messages echo option values back: secret ones are scrubbed.
+fn creation_error(who: &str, config: &ClientConfig, e: KafkaError) -> ConnectorError {
+    let named = config.config_map().into_iter().filter(|(k, _)| is_secret(k)).map(|(_, v)| v.to_string());
+    let secrets = Secrets::from_values(named.collect());
+    let message = match e {
+        KafkaError::ClientCreation(m) => format!("bad client option: {m}"),
+        KafkaError::ClientConfig(_, description, key, value) => {
+            let value = if is_secret(&key) { REDACTED.to_string() } else { value };
+            format!("bad client option `{key}: {value}`: {description}")
+        }
+        other => format!("cannot create the Kafka client: {other}"),
+    };
+    fail(who, secrets.scrub(&message))
 }
 
 /// The partitions of `topic`, sorted; fails with a clear cause when the brokers

@@ -116,47 +116,77 @@ pub struct KafkaSink {
     exit_before_commit: bool,
 }
 
+/// The client configuration of subtask `subtask` of `spec`.
+fn sink_config(spec: &KafkaSinkSpec, subtask: usize) -> ClientConfig {
+    let txn_ms = spec.transaction_timeout.0.as_millis().min(i32::MAX as u128) as u64;
+    let mut defaults = vec![
+        // Java clients' partitioner: a key lands where theirs would put it.
+        ("partitioner", "murmur2_random".to_string()),
+        ("message.timeout.ms", txn_ms.min(300_000).to_string()),
+        ("client.id", format!("cairn-{}-{subtask}", spec.id)),
+    ];
+    if spec.delivery == Delivery::ExactlyOnce {
+        defaults.push(("transaction.timeout.ms", txn_ms.to_string()));
+    } else {
+        defaults.push(("enable.idempotence", "true".into()));
+    }
+    client_config(&spec.bootstrap_servers, &spec.options, &defaults)
+}
+
+/// A producer that has reached the brokers, and the partition written to
+/// (`None`: by key); refuses a topic that does not exist or lacks the partition.
+fn probe(who: &str, spec: &KafkaSinkSpec, config: &ClientConfig, ctx: &Ctx) -> Result<(Prod, Option<i32>), ConnectorError> {
+    let probe: Prod = config.create_with_context(ctx.clone()).map_err(|e| creation_error(who, config, e))?;
+    let partitions = partitions_of(who, probe.client(), &spec.bootstrap_servers, &spec.topic, spec.connect_timeout.0)?;
+    let partition = match spec.partition {
+        SinkPartition::Fixed(p) if !partitions.contains(&p) => {
+            return Err(fail(who, format!("topic `{}` has no partition {p} (it has {})", spec.topic, partitions.len())));
+        }
+        SinkPartition::Fixed(p) => Some(p),
+        SinkPartition::By(_) => None,
+    };
+    Ok((probe, partition))
+}
+
+/// The sink's state in a checkpoint, read (`None`: nothing to restore).
+fn restored_state(who: &str, restore: Option<&serde_json::Value>) -> Result<Option<SinkState>, ConnectorError> {
+    match restore {
+        None | Some(serde_json::Value::Null) => Ok(None),
+        Some(v) => serde_json::from_value(v.clone()).map(Some).map_err(|e| fail(who, format!("cannot restore the sink state {v}: {e}"))),
+    }
+}
+
 impl KafkaSink {
+    /// Checks that `spec` could be opened with `restore`: the brokers answer,
+    /// the topic (and partition) exist, the state reads. Creates no transaction,
+    /// fences nobody, commits nothing.
+    pub fn check(spec: &KafkaSinkSpec, restore: Option<&serde_json::Value>) -> Result<(), ConnectorError> {
+        let who = format!("kafka sink `{}`", spec.id);
+        let ctx = Ctx { error: Arc::new(Mutex::new(None)) };
+        probe(&who, spec, &sink_config(spec, 0), &ctx)?;
+        if spec.delivery == Delivery::ExactlyOnce {
+            restored_state(&who, restore)?;
+        }
+        Ok(())
+    }
+
     /// Opens subtask 0 of `spec` for `pipeline`; `restore` is the sink's state in
     /// the checkpoint restored from, whose pending transactions are committed here.
     pub fn open(spec: &KafkaSinkSpec, pipeline: &str, restore: Option<&serde_json::Value>) -> Result<KafkaSink, ConnectorError> {
         let who = format!("kafka sink `{}`", spec.id);
         let subtask = 0;
         let timeout = spec.connect_timeout.0;
-        let txn_ms = spec.transaction_timeout.0.as_millis().min(i32::MAX as u128) as u64;
-        let mut defaults = vec![
-            // Java clients' partitioner: a key lands where theirs would put it.
-            ("partitioner", "murmur2_random".to_string()),
-            ("message.timeout.ms", txn_ms.min(300_000).to_string()),
-            ("client.id", format!("cairn-{}-{subtask}", spec.id)),
-        ];
-        if spec.delivery == Delivery::ExactlyOnce {
-            defaults.push(("transaction.timeout.ms", txn_ms.to_string()));
-        } else {
-            defaults.push(("enable.idempotence", "true".into()));
-        }
-        let config = client_config(&spec.bootstrap_servers, &spec.options, &defaults);
+        let config = sink_config(spec, subtask);
         let error = Arc::new(Mutex::new(None));
         let ctx = Ctx { error: error.clone() };
-        let probe: Prod = config.create_with_context(ctx.clone()).map_err(|e| creation_error(&who, e))?;
-        let partitions = partitions_of(&who, probe.client(), &spec.bootstrap_servers, &spec.topic, timeout)?;
-        let partition = match spec.partition {
-            SinkPartition::Fixed(p) if !partitions.contains(&p) => {
-                return Err(fail(&who, format!("topic `{}` has no partition {p} (it has {})", spec.topic, partitions.len())));
-            }
-            SinkPartition::Fixed(p) => Some(p),
-            SinkPartition::By(_) => None,
-        };
+        let (probe, partition) = probe(&who, spec, &config, &ctx)?;
         let mode = match spec.delivery {
             Delivery::AtLeastOnce => Mode::AtLeastOnce(probe),
             Delivery::ExactlyOnce => {
                 drop(probe);
                 let prefix = spec.transactional_id_prefix.clone().unwrap_or_else(|| format!("cairn-{pipeline}-{}", spec.id));
                 let ids = format!("{prefix}-{subtask}");
-                let state: Option<SinkState> = match restore {
-                    None | Some(serde_json::Value::Null) => None,
-                    Some(v) => Some(serde_json::from_value(v.clone()).map_err(|e| fail(&who, format!("cannot restore the sink state {v}: {e}")))?),
-                };
+                let state = restored_state(&who, restore)?;
                 let client = TxnClient::new(&spec.bootstrap_servers, spec.options.get("security.protocol").map(String::as_str), timeout);
                 let slots = state.as_ref().map_or(SLOTS, |s| s.slots.max(SLOTS));
                 if let Some(s) = &state {
@@ -287,7 +317,7 @@ fn new_txn(who: &str, config: &ClientConfig, ctx: &Ctx, client: &TxnClient, ids:
     let id = format!("{ids}-{slot}");
     let mut cfg = config.clone();
     cfg.set("transactional.id", &id);
-    let producer: Prod = cfg.create_with_context(ctx.clone()).map_err(|e| creation_error(who, e))?;
+    let producer: Prod = cfg.create_with_context(ctx.clone()).map_err(|e| creation_error(who, &cfg, e))?;
     producer.init_transactions(timeout).map_err(|e| match e {
         KafkaError::Transaction(ref t) if t.code() == RDKafkaErrorCode::OperationTimedOut => ConnectorError::Unavailable {
             who: who.to_string(),

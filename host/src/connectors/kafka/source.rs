@@ -70,7 +70,8 @@ impl KafkaSource {
         // librdkafka wants a group even for assigned partitions; offsets are only
         // committed to it when `group-id` asks for it.
         defaults.push(("group.id", spec.group_id.clone().unwrap_or_else(|| format!("cairn-{}", spec.id))));
-        let consumer: BaseConsumer = client_config(&spec.bootstrap_servers, &spec.options, &defaults).create().map_err(|e| creation_error(&who, e))?;
+        let config = client_config(&spec.bootstrap_servers, &spec.options, &defaults);
+        let consumer: BaseConsumer = config.create().map_err(|e| creation_error(&who, &config, e))?;
         let timeout = spec.connect_timeout.0;
         let mut all = Vec::new();
         for topic in spec.topic.names() {

@@ -12,6 +12,12 @@
 //! arrival). Keys seen on one side only emit nothing (an inner join). Events
 //! for windows already emitted are dropped as late (a warning says how many).
 //!
+//! An event without a key has no key to be equal to (as SQL's NULL): by
+//! default it joins nothing and is dropped (a warning says how many). With
+//! `"keyless": "join"`, keyless events join each other as if under one empty
+//! key — every keyless left event with every keyless right event of a window,
+//! a cross product; ask for it only when that is meant.
+//!
 //! State (version 1): per key (a `KeyedState`, so the join rescales) the open
 //! windows' events of each side, and the highest watermark seen.
 
@@ -26,6 +32,19 @@ struct Config {
     size: u64,
     #[serde(default = "default_separator")]
     separator: String,
+    #[serde(default)]
+    keyless: Keyless,
+}
+
+/// What an event without a key does.
+#[derive(Deserialize, Default, Clone, Copy, PartialEq, Eq)]
+#[serde(rename_all = "kebab-case")]
+enum Keyless {
+    /// Joins nothing; dropped and counted.
+    #[default]
+    Drop,
+    /// Joins every keyless event of the other side in its window.
+    Join,
 }
 
 fn default_separator() -> String {
@@ -50,7 +69,9 @@ struct State {
 struct Join {
     size: i64,
     separator: Vec<u8>,
+    keyless: Keyless,
     late: u64,
+    dropped_keyless: u64,
 }
 
 impl Operator for Join {
@@ -64,7 +85,7 @@ impl Operator for Join {
         if inputs.len() != 2 {
             return Err(format!("a join has two inputs (left and right), this one has {}: {inputs:?}", inputs.len()));
         }
-        Ok(Join { size, separator: config.separator.into_bytes(), late: 0 })
+        Ok(Join { size, separator: config.separator.into_bytes(), keyless: config.keyless, late: 0, dropped_keyless: 0 })
     }
 
     fn process(&mut self, state: &mut State, input: Events<'_>, _: &mut Output) -> Result<(), String> {
@@ -75,7 +96,15 @@ impl Operator for Join {
                 self.late += 1;
                 continue;
             }
-            let sides = state.windows.get_or_default(e.key.unwrap_or_default()).entry(start).or_default();
+            let key = match e.key {
+                Some(k) => k,
+                None if self.keyless == Keyless::Join => &[][..],
+                None => {
+                    self.dropped_keyless += 1;
+                    continue;
+                }
+            };
+            let sides = state.windows.get_or_default(key).entry(start).or_default();
             if left { &mut sides.left } else { &mut sides.right }.push(e.value.to_vec());
         }
         Ok(())
@@ -109,6 +138,10 @@ impl Operator for Join {
                     });
                 }
             }
+        }
+        if self.dropped_keyless > 0 {
+            log::warn(&format!("dropped {} events without a key (they join nothing; `keyless: join` joins them with each other)", self.dropped_keyless));
+            self.dropped_keyless = 0;
         }
         if self.late > 0 {
             log::warn(&format!("dropped {} late events (their windows were already emitted)", self.late));
