@@ -68,10 +68,13 @@ fn pipeline(name: &str, operator: Option<&str>, events: u64, interval: Option<&s
     (rate, secs, completed)
 }
 
+/// One run's figures: events/s, seconds, checkpoints completed, and per node its busy time.
+type Run = (f64, f64, u64, Vec<(String, f64)>);
+
 /// One pipeline run with the source (and a single query operator) at
 /// parallelism `par`: events/s, seconds, checkpoints completed, and each
 /// node's busy time in seconds (summed over its subtasks).
-fn pipeline_at(name: &str, operator: Option<&str>, events: u64, interval: Option<&str>, par: usize) -> (f64, f64, u64, Vec<(String, f64)>) {
+fn pipeline_at(name: &str, operator: Option<&str>, events: u64, interval: Option<&str>, par: usize) -> Run {
     let dir = tempfile::tempdir().unwrap();
     let (ops, sink_input) = match operator {
         Some(component) if par > 1 => (format!("operators:\n  - id: query\n    component: {component}\n    input: nx\n    parallelism: {par}\n"), "query"),
@@ -229,7 +232,7 @@ fn parallel_source() {
     let cases: [(&str, Option<&str>); 4] =
         [("source", None), ("q0", Some(operators::NEXMARK_Q0)), ("q1", Some(operators::NEXMARK_Q1)), ("q2", Some(operators::NEXMARK_Q2))];
     for (name, component) in cases.into_iter().filter(|(name, _)| query_wanted(name)) {
-        let mut best: [Option<(f64, f64, u64, Vec<(String, f64)>)>; 2] = [None, None];
+        let mut best: [Option<Run>; 2] = [None, None];
         for _ in 0..2 {
             for (i, par) in [1, 2].into_iter().enumerate() {
                 let run = pipeline_at(name, component, events, None, par);
@@ -295,7 +298,7 @@ fn queries() {
 }
 
 /// 3. wasm vs native on the same batches; wasm with call timeouts (the
-/// default: epoch interruption) and without (`limits.call-timeout: none`).
+///    default: epoch interruption) and without (`limits.call-timeout: none`).
 fn wasm_vs_native() {
     let timed = Runtime::new().unwrap();
     let untimed = Runtime::with_options(false, false).unwrap();

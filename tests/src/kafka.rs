@@ -5,6 +5,7 @@
 //! (its stdin closes), so no broker outlives the tests, even a killed test run.
 //! Also the tests' own clients: topics, records in, a `read_committed` reader.
 
+use crate::target_dir;
 use std::io::Write;
 use std::net::{TcpListener, TcpStream};
 use std::path::PathBuf;
@@ -19,16 +20,11 @@ use rdkafka::error::KafkaError;
 use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
 use rdkafka::{ClientConfig, Message, Offset, TopicPartitionList};
 
+/// A record as the tests write and read it: (partition, key, value, timestamp).
+pub type Record = (i32, Option<Vec<u8>>, Vec<u8>, i64);
+
 /// The Kafka version the tests run (the pom names it).
 pub const KAFKA_VERSION: &str = "4.4.0";
-
-/// The target directory: above the profile directory the running binary is in
-/// (`target/release/deps/…` for tests and benchmarks, `target/release/…` for binaries).
-fn target_dir() -> PathBuf {
-    let exe = std::env::current_exe().expect("current exe");
-    let profile = exe.ancestors().find(|a| a.file_name().is_some_and(|n| n == "release" || n == "debug")).expect("a release or debug directory");
-    profile.parent().expect("target dir").to_path_buf()
-}
 
 /// The broker's class path: the jars, resolved once (a marker file says they are complete).
 /// Tests start brokers in parallel: the first resolves, the others wait for it (two Maven
@@ -195,7 +191,7 @@ impl Broker {
     }
 
     /// Writes `(partition, key, value, timestamp)` records (not transactionally).
-    pub fn produce(&self, topic: &str, records: &[(i32, Option<Vec<u8>>, Vec<u8>, i64)]) {
+    pub fn produce(&self, topic: &str, records: &[Record]) {
         let producer: BaseProducer =
             ClientConfig::new().set("bootstrap.servers", self.bootstrap()).set("linger.ms", "20").set("enable.idempotence", "true").create().unwrap();
         for (p, k, v, ts) in records {
@@ -223,7 +219,7 @@ impl Broker {
     }
 
     /// Like [`Broker::read_committed`], with each record's timestamp.
-    pub fn read_committed_at(&self, topic: &str) -> Vec<(i32, Option<Vec<u8>>, Vec<u8>, i64)> {
+    pub fn read_committed_at(&self, topic: &str) -> Vec<Record> {
         let consumer: BaseConsumer = ClientConfig::new()
             .set("bootstrap.servers", self.bootstrap())
             .set("isolation.level", "read_committed")

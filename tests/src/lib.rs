@@ -35,6 +35,47 @@ pub fn host(args: &[&str]) -> Output {
     Command::new(host_bin()).args(args).env("RUST_LOG", "info").output().expect("spawn host")
 }
 
+/// What a `host` run printed: stdout, then stderr.
+fn printed(out: &Output) -> String {
+    format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr))
+}
+
+/// Runs `host <args>`, asserting that it succeeds; returns what it printed (stdout, then stderr).
+pub fn run_ok(args: &[&str]) -> String {
+    let out = host(args);
+    let text = printed(&out);
+    assert!(out.status.success(), "host {args:?} failed:\n{text}");
+    text
+}
+
+/// Runs `host <args>`, asserting that it fails; returns what it printed (stdout, then stderr).
+pub fn run_err(args: &[&str]) -> String {
+    let out = host(args);
+    let text = printed(&out);
+    assert!(!out.status.success(), "host {args:?} should have failed:\n{text}");
+    text
+}
+
+/// Runs `host <args>`, asserting that it succeeds; returns its stdout alone (JSON, paths).
+pub fn run_stdout(args: &[&str]) -> String {
+    let out = host(args);
+    assert!(out.status.success(), "host {args:?} failed:\n{}", printed(&out));
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// Milliseconds since the Unix epoch.
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).expect("clock after 1970").as_millis() as i64
+}
+
+/// The target directory: above the profile directory the running binary is in
+/// (`target/release/deps/…` for tests and benchmarks, `target/release/…` for binaries).
+pub fn target_dir() -> PathBuf {
+    let exe = std::env::current_exe().expect("current exe");
+    let profile = exe.ancestors().find(|a| a.file_name().is_some_and(|n| n == "release" || n == "debug")).expect("a release or debug directory");
+    profile.parent().expect("target dir").to_path_buf()
+}
+
 /// The lines of a file, sorted (output order across subtasks is not defined).
 pub fn sorted_lines(path: &Path) -> Vec<String> {
     let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("read {}: {e}", path.display()));

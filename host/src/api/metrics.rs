@@ -106,7 +106,7 @@ pub(super) fn encode(s: &Scrape) -> Result<String, std::fmt::Error> {
             size.observe(r.size as f64);
             aligned.observe(r.alignment_ms / 1e3);
         }
-        if let Some(r) = done.last() {
+        if let Some(r) = done.clone().next_back() {
             last_duration.get_or_create(&labels).set(r.duration_ms as f64 / 1e3);
             last_size.get_or_create(&labels).set(r.size as i64);
         }

@@ -172,16 +172,21 @@ fn requested(result: Result<String, String>) -> Response {
     }
 }
 
-/// Reads a request's body strictly ([`body::read`]); a refusal is the JSON error to answer.
-fn options<T: serde::de::DeserializeOwned + Default>(headers: &HeaderMap, bytes: &Bytes, takes: &str) -> Result<T, Response> {
-    body::read(headers, bytes, takes).map_err(|r| error(r.status, r.message))
+/// Reads a request's body strictly ([`body::read`]).
+fn options<T: serde::de::DeserializeOwned + Default>(headers: &HeaderMap, bytes: &Bytes, takes: &str) -> Result<T, body::Refused> {
+    body::read(headers, bytes, takes)
+}
+
+/// The JSON error answering a refused body.
+fn refused(r: body::Refused) -> Response {
+    error(r.status, r.message)
 }
 
 /// `POST /v1/checkpoints`: trigger a checkpoint.
 async fn trigger_checkpoint(State(s): State<ApiState>, headers: HeaderMap, bytes: Bytes) -> Response {
     match options::<NoOptions>(&headers, &bytes, "{}") {
         Ok(_) => requested(s.ctl.request(Kind::Checkpoint, None)),
-        Err(refused) => refused,
+        Err(r) => refused(r),
     }
 }
 
@@ -189,7 +194,7 @@ async fn trigger_checkpoint(State(s): State<ApiState>, headers: HeaderMap, bytes
 async fn trigger_savepoint(State(s): State<ApiState>, headers: HeaderMap, bytes: Bytes) -> Response {
     match options::<NoOptions>(&headers, &bytes, "{}") {
         Ok(_) => requested(s.ctl.request(Kind::Savepoint, None)),
-        Err(refused) => refused,
+        Err(r) => refused(r),
     }
 }
 
@@ -209,7 +214,7 @@ struct StopBody {
 async fn stop(State(s): State<ApiState>, headers: HeaderMap, bytes: Bytes) -> Response {
     let body: StopBody = match options(&headers, &bytes, r#"{"savepoint": bool, "drain": bool}"#) {
         Ok(b) => b,
-        Err(refused) => return refused,
+        Err(r) => return refused(r),
     };
     let kind = if body.savepoint { Kind::Savepoint } else { Kind::Checkpoint };
     requested(s.ctl.request(kind, Some(body.drain)))
@@ -218,8 +223,8 @@ async fn stop(State(s): State<ApiState>, headers: HeaderMap, bytes: Bytes) -> Re
 /// `POST /v1/job/cancel`: stop reading and end without a final snapshot; the
 /// `checkpoints.on-cancel` policy applies.
 async fn cancel(State(s): State<ApiState>, headers: HeaderMap, bytes: Bytes) -> Response {
-    if let Err(refused) = options::<NoOptions>(&headers, &bytes, "{}") {
-        return refused;
+    if let Err(r) = options::<NoOptions>(&headers, &bytes, "{}") {
+        return refused(r);
     }
     tracing::warn!("cancel requested through the REST API");
     s.ctl.stop();

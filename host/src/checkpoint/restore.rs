@@ -69,8 +69,8 @@ pub async fn load(found: &Found, spec: &PipelineSpec, allow_non_restored: bool, 
                     None => read_state(found, handle).await?,
                     // At the same parallelism every piece of the file is needed: read it once, whole.
                     Some(p) if plan.from == plan.to => {
-                        if !files.contains_key(&pick.from_subtask) {
-                            files.insert(pick.from_subtask, read_state(found, handle).await?);
+                        if let std::collections::btree_map::Entry::Vacant(e) = files.entry(pick.from_subtask) {
+                            e.insert(read_state(found, handle).await?);
                         }
                         files[&pick.from_subtask].slice(p.offset as usize..(p.offset + p.size) as usize)
                     }

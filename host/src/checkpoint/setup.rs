@@ -70,9 +70,9 @@ pub struct Resolved {
 /// What [`resolve`] found.
 pub enum Resolution {
     /// A run can start (or be checked).
-    Run(Resolved),
+    Run(Box<Resolved>),
     /// `--resume` of a pipeline whose newest run finished: nothing runs.
-    Finished(RunRecord),
+    Finished(Box<RunRecord>),
 }
 
 /// Opens and probes storage and decides what a run of `spec` restores
@@ -108,7 +108,7 @@ pub async fn resolve(spec: &PipelineSpec, base_dir: &Path, opts: &StartFrom) -> 
             // A pipeline whose newest run finished has nothing to resume.
             if let Some(last) = runs.last().filter(|r| r.ended.as_ref().is_some_and(|e| e.how == Ending::Finished)) {
                 owner::finish_clean_up(&storage, name, spec.checkpoints.retain, last).await?;
-                return Ok(Resolution::Finished(last.clone()));
+                return Ok(Resolution::Finished(Box::new(last.clone())));
             }
             // Resuming claims every earlier run.
             claims.extend(runs.iter().map(|r| r.run_id.clone()).chain(inv.completed.iter().map(|(_, m)| m.run_id.clone())));
@@ -126,7 +126,7 @@ pub async fn resolve(spec: &PipelineSpec, base_dir: &Path, opts: &StartFrom) -> 
     };
     let first_id = inv.newest_id().max(found.as_ref().map_or(0, |f| f.metadata.id)).max(opts.used_ids) + 1;
     let run_id = layout::new_run_id();
-    Ok(Resolution::Run(Resolved { storage, name: name.clone(), runs, found, claims, first_id, run_id, restore }))
+    Ok(Resolution::Run(Box::new(Resolved { storage, name: name.clone(), runs, found, claims, first_id, run_id, restore })))
 }
 
 impl Resolved {
@@ -143,8 +143,8 @@ impl Resolved {
     /// Begins the run: writes its record (origin and claims) and starts the
     /// owner of the pipeline's storage. Nothing before this wrote anything, so
     /// a run refused earlier leaves no record and claims nothing.
-    pub async fn begin(self, spec: &PipelineSpec) -> Result<RunSetup, CheckpointError> {
-        let Resolved { storage, name, runs, found, claims, first_id, run_id, restore: _ } = self;
+    pub async fn begin(self: Box<Self>, spec: &PipelineSpec) -> Result<RunSetup, CheckpointError> {
+        let Resolved { storage, name, runs, found, claims, first_id, run_id, restore: _ } = *self;
         if let Some(f) = &found {
             tracing::info!(event = "restoring", checkpoint = f.metadata.id, from = %f.url(), claimed = claims.contains(&f.metadata.run_id), "restoring from checkpoint");
         }

@@ -24,7 +24,7 @@ pub enum Started {
     /// A job ready to run.
     Ready(Box<Job>),
     /// `--resume` of a pipeline whose newest run finished: nothing runs. That run's record.
-    Finished(RunRecord),
+    Finished(Box<RunRecord>),
 }
 
 /// Starts a run of `pipeline` as `opts` says, up to the point where data would
@@ -70,7 +70,7 @@ pub fn start(pipeline: &Pipeline, runtime: &Runtime, ctl: &Arc<JobControl>, opts
 pub fn check(pipeline: &Pipeline, runtime: &Runtime, opts: &StartFrom, rt: &tokio::runtime::Handle) -> Result<CheckReport, JobError> {
     let spec = &pipeline.spec;
     let mut resolved = match rt.block_on(setup::resolve(spec, &pipeline.base_dir, opts))? {
-        Resolution::Finished(last) => return Ok(CheckReport::finished(last)),
+        Resolution::Finished(last) => return Ok(CheckReport::finished(*last)),
         Resolution::Run(r) => r,
     };
     let mut restore = std::mem::take(&mut resolved.restore);

@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use cairn_tests::{Rng, checkpoint_dirs, host, operators, sorted_lines, spawn_host, write_pipeline};
+use cairn_tests::{Rng, checkpoint_dirs, host, now_ms, operators, run_err, run_ok, run_stdout, sorted_lines, spawn_host, write_pipeline};
 
 const TEXT: &str = include_str!("../../../examples/wordcount/input.txt");
 
@@ -50,20 +50,6 @@ pub(crate) fn job_dir(times: usize) -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("input.txt"), TEXT.repeat(times)).unwrap();
     dir
-}
-
-pub(crate) fn run_ok(args: &[&str]) -> String {
-    let out = host(args);
-    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
-    assert!(out.status.success(), "host {args:?} failed:\n{stderr}");
-    stderr
-}
-
-pub(crate) fn run_err(args: &[&str]) -> String {
-    let out = host(args);
-    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
-    assert!(!out.status.success(), "host {args:?} should have failed:\n{stderr}");
-    stderr
 }
 
 /// The output of an uninterrupted run of the same pipeline on the same input.
@@ -342,10 +328,6 @@ fn a_job_that_fails_for_good_keeps_its_last_checkpoint_and_says_where() {
     assert_eq!(marker["reason"], "failed");
 }
 
-fn now_ms() -> i64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as i64
-}
-
 #[test]
 fn a_promoted_checkpoint_is_self_contained_and_relocatable() {
     let (dir, p, chk) = finished_job("promo", "");
@@ -458,20 +440,20 @@ fn listings_show_an_unreadable_snapshot_as_broken() {
     let (dir, p, chk) = finished_job("broken-list", "");
     let p = p.to_str().unwrap();
     let sp_dir = dir.path().join("storage/broken-list/savepoints");
-    let good = run_ok_out(&["checkpoint", "promote", chk.to_str().unwrap()]);
+    let good = run_stdout(&["checkpoint", "promote", chk.to_str().unwrap()]);
     let bad = sp_dir.join("copy");
-    run_ok_out(&["checkpoint", "promote", chk.to_str().unwrap(), "--to", bad.to_str().unwrap()]);
+    run_stdout(&["checkpoint", "promote", chk.to_str().unwrap(), "--to", bad.to_str().unwrap()]);
     let meta = bad.join("_metadata");
     let text = std::fs::read(&meta).unwrap();
     std::fs::write(&meta, &text[..text.len() / 2]).unwrap();
 
-    let rows: serde_json::Value = serde_json::from_str(&run_ok_out(&["savepoint", "list", p, "--json"])).unwrap();
+    let rows: serde_json::Value = serde_json::from_str(&run_stdout(&["savepoint", "list", p, "--json"])).unwrap();
     let rows = rows.as_array().unwrap();
     assert_eq!(rows.len(), 2, "{rows:?}");
     assert!(rows.iter().any(|r| r["path"].as_str() == Some(good.trim()) && r["broken"].is_null()), "{rows:?}");
     let broken = rows.iter().find(|r| r["broken"].is_string()).expect("a row marked broken");
     assert!(broken["path"].as_str().unwrap().ends_with("/savepoints/copy"), "{broken}");
-    let listing = run_ok_out(&["savepoint", "list", p]);
+    let listing = run_stdout(&["savepoint", "list", p]);
     assert!(listing.contains("BROKEN") && listing.contains("savepoints/copy"), "{listing}");
     let out = host(&["savepoint", "list", p, "--verify"]);
     assert!(!out.status.success(), "--verify passes with a broken savepoint");
@@ -479,13 +461,7 @@ fn listings_show_an_unreadable_snapshot_as_broken() {
     // The same for a checkpoint.
     let cmeta = chk.join("_metadata");
     std::fs::write(&cmeta, b"{").unwrap();
-    let rows: serde_json::Value = serde_json::from_str(&run_ok_out(&["checkpoint", "list", p, "--json"])).unwrap();
+    let rows: serde_json::Value = serde_json::from_str(&run_stdout(&["checkpoint", "list", p, "--json"])).unwrap();
     assert!(rows.as_array().unwrap().iter().any(|r| r["broken"].is_string()), "{rows}");
     assert!(!host(&["checkpoint", "list", p, "--verify"]).status.success());
-}
-
-fn run_ok_out(args: &[&str]) -> String {
-    let out = host(args);
-    assert!(out.status.success(), "host {args:?} failed:\n{}", String::from_utf8_lossy(&out.stderr));
-    String::from_utf8_lossy(&out.stdout).into_owned()
 }

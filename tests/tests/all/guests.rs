@@ -123,7 +123,7 @@ checkpoints:
     );
     let p = write_pipeline(dir.path(), &yaml);
     let summary = run_in_process(&p).unwrap();
-    let checksum = |text: &str| text.lines().filter(|l| l.starts_with("blob\t")).last().map(str::to_string);
+    let checksum = |text: &str| text.lines().rfind(|l| l.starts_with("blob\t")).map(str::to_string);
     let first = checksum(&std::fs::read_to_string(dir.path().join("out.txt")).unwrap()).expect("checksum line");
     assert!(first.starts_with(&format!("blob\t{GIB} ")), "{first}");
 

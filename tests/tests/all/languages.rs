@@ -19,7 +19,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::Mutex;
 
-use cairn_tests::{build_guests, checkpoint_dirs, guest_component, host, host_bin, operators, sorted_lines, write_pipeline};
+use cairn_tests::{build_guests, checkpoint_dirs, guest_component, host_bin, operators, run_ok, sorted_lines, write_pipeline};
 
 use crate::checkpoints::{counting_pipeline, job_dir, kill_and_resume, reference_output};
 use crate::guests::try_run_one as run_one;
@@ -41,13 +41,6 @@ pub(crate) fn toolchain(lang: &str, test: &str) -> Option<()> {
             None
         }
     }
-}
-
-fn run_ok(args: &[&str]) -> String {
-    let out = host(args);
-    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
-    assert!(out.status.success(), "host {args:?} failed:\n{stderr}");
-    stderr
 }
 
 /// The counting pipeline of the checkpoint tests with `component` as its counter.

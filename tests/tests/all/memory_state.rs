@@ -10,26 +10,12 @@
 
 use std::path::{Path, PathBuf};
 
-use cairn_tests::{checkpoint_dirs, guest_component, host, operators, sorted_lines, write_pipeline};
+use cairn_tests::{checkpoint_dirs, guest_component, host, operators, run_err, run_ok, sorted_lines, write_pipeline};
 
 use crate::checkpoints::{counting_pipeline, job_dir, kill_and_resume, reference_output};
 use crate::languages::toolchain;
 
 const TEXT: &str = include_str!("../../../examples/wordcount/input.txt");
-
-fn run_ok(args: &[&str]) -> String {
-    let out = host(args);
-    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
-    assert!(out.status.success(), "host {args:?} failed:\n{stderr}");
-    stderr
-}
-
-fn run_err(args: &[&str]) -> String {
-    let out = host(args);
-    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
-    assert!(!out.status.success(), "host {args:?} should have failed:\n{stderr}");
-    stderr
-}
 
 /// The counting pipeline (tokenize -> keyed counter, parallelism 2, exactly-once
 /// file sink) with `component` as the counter, its state taken as a memory image.

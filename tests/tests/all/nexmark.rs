@@ -205,7 +205,7 @@ checkpoints:
             q5 = operators::NEXMARK_Q5,
         )
     };
-    let got = rescaled_mid_run(dir.path(), 5000, &yaml);
+    let got = rescaled_mid_run(dir.path(), 5000, yaml);
     assert_eq!(got, want);
     // The same two stages without interruption, for good measure.
     let p = write_pipeline(dir.path(), &yaml(2, "").replace("name: q5-rescale", "name: q5-straight").replace("path: out.txt", "path: straight.txt"));
@@ -257,7 +257,7 @@ checkpoints:
             q7 = operators::NEXMARK_Q7,
         )
     };
-    let got = rescaled_mid_run(dir.path(), 5000, &yaml);
+    let got = rescaled_mid_run(dir.path(), 5000, yaml);
     assert_eq!(got, want);
 }
 
@@ -349,7 +349,7 @@ checkpoints:
             crate::savepoints::API
         )
     };
-    let got = rescaled_mid_run(dir.path(), 4000, &yaml);
+    let got = rescaled_mid_run(dir.path(), 4000, yaml);
     assert_eq!(got, want);
 }
 

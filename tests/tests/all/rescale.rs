@@ -8,7 +8,7 @@ use std::fmt::Write;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use cairn_tests::{Rng, host, operators, sorted_lines, spawn_host, write_pipeline};
+use cairn_tests::{Rng, operators, run_err, run_ok, sorted_lines, spawn_host, write_pipeline};
 
 use crate::checkpoints::{job_dir, reference_output};
 use crate::savepoints::{API, RunningJob, local};
@@ -45,21 +45,6 @@ checkpoints:
 {API}",
         tokenize = operators::TOKENIZE,
     )
-}
-
-/// Runs `host args`, asserts success, and returns its stdout and stderr.
-pub(crate) fn run_ok(args: &[&str]) -> String {
-    let out = host(args);
-    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
-    assert!(out.status.success(), "host {args:?} failed:\n{stderr}");
-    format!("{}{stderr}", String::from_utf8_lossy(&out.stdout))
-}
-
-fn run_err(args: &[&str]) -> String {
-    let out = host(args);
-    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
-    assert!(!out.status.success(), "host {args:?} should have failed:\n{text}");
-    text
 }
 
 /// Runs `pipeline` (from `from`, if any) until it completed a checkpoint,

@@ -3,7 +3,7 @@
 //! failing fails for good, saying which operator failed, why, and where the
 //! last checkpoint is.
 
-use cairn_tests::{operators, run_in_process, sorted_lines, write_pipeline};
+use cairn_tests::{now_ms, operators, run_in_process, sorted_lines, write_pipeline};
 
 fn pipeline(until_ms: i64, restart: &str) -> String {
     format!(
@@ -29,10 +29,6 @@ restart: {restart}
 ",
         operators::FAULTY
     )
-}
-
-fn now_ms() -> i64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as i64
 }
 
 #[test]

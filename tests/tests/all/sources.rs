@@ -5,10 +5,10 @@
 
 use std::path::Path;
 
-use cairn_tests::{host, operators, sorted_lines, write_pipeline};
+use cairn_tests::{operators, run_err, run_ok, sorted_lines, write_pipeline};
 
 use crate::checkpoints::kill_and_resume;
-use crate::rescale::{run_ok, run_then_stop};
+use crate::rescale::run_then_stop;
 use crate::savepoints::API;
 
 /// generator (`parallelism: par`, 40 keys) → count (keyed, parallelism 2) →
@@ -40,13 +40,6 @@ checkpoints:
 {API}",
         count = operators::COUNT,
     )
-}
-
-fn run_err(args: &[&str]) -> String {
-    let out = host(args);
-    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
-    assert!(!out.status.success(), "host {args:?} should have failed:\n{text}");
-    text
 }
 
 /// The running counts of an uninterrupted run of `count` events at source parallelism 1.

@@ -5,11 +5,9 @@
 
 use std::path::Path;
 
-use cairn_tests::{host, operators};
+use cairn_tests::{checkpoint_dirs, host, operators, run_err, run_ok, write_pipeline};
 
-use cairn_tests::{checkpoint_dirs, write_pipeline};
-
-use crate::checkpoints::{counting_pipeline, job_dir, run_err, run_ok};
+use crate::checkpoints::{counting_pipeline, job_dir};
 
 /// The error `host` ended with (from its last `error: ` line on).
 fn cause(stderr: &str) -> String {

@@ -7,7 +7,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use cairn_tests::write_pipeline;
+use cairn_tests::{target_dir, write_pipeline};
 use serde_json::Value;
 
 use crate::checkpoints::{counting_pipeline, job_dir};
@@ -16,11 +16,6 @@ use crate::savepoints::{API, RunningJob, local};
 /// The pinned version of the browser driver.
 const PLAYWRIGHT_CORE: &str = "playwright-core@1.65.1";
 const CHROMIUM: &str = "/usr/bin/chromium";
-
-/// The workspace's `target/` (the `host` binary's profile directory's parent).
-fn target_dir() -> PathBuf {
-    cairn_tests::host_bin().parent().and_then(Path::parent).expect("target dir").to_path_buf()
-}
 
 fn run(cmd: &mut Command) {
     let out = cmd.output().unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"));

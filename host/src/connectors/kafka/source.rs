@@ -5,7 +5,8 @@
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
-use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer};
+use rdkafka::client::ClientContext;
+use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer, ConsumerContext};
 use rdkafka::error::KafkaError;
 use rdkafka::types::RDKafkaErrorCode;
 use rdkafka::{Message, Offset, TopicPartitionList};
@@ -40,7 +41,7 @@ impl Part {
 pub struct KafkaSource {
     who: String,
     spec: KafkaSourceSpec,
-    consumer: BaseConsumer,
+    consumer: BaseConsumer<Quiet>,
     parts: Vec<Part>,
     /// Index into `parts` by topic, then partition number.
     index: BTreeMap<String, BTreeMap<i32, usize>>,
@@ -71,7 +72,7 @@ impl KafkaSource {
         // committed to it when `group-id` asks for it.
         defaults.push(("group.id", spec.group_id.clone().unwrap_or_else(|| format!("cairn-{}", spec.id))));
         let config = client_config(&spec.bootstrap_servers, &spec.options, &defaults);
-        let consumer: BaseConsumer = config.create().map_err(|e| creation_error(&who, &config, e))?;
+        let consumer: BaseConsumer<Quiet> = config.create_with_context(Quiet).map_err(|e| creation_error(&who, &config, e))?;
         let timeout = spec.connect_timeout.0;
         let mut all = Vec::new();
         for topic in spec.topic.names() {
@@ -86,7 +87,7 @@ impl KafkaSource {
         let mine = assigned(&all, subtask, spec.parallelism);
         let mut parts = Vec::with_capacity(mine.len());
         for tp in mine {
-            let watermarks = |c: &BaseConsumer| {
+            let watermarks = |c: &BaseConsumer<Quiet>| {
                 c.fetch_watermarks(&tp.0, tp.1, timeout).map_err(|e| fail(&who, format!("cannot read the offsets of {}/{}: {e}", tp.0, tp.1)))
             };
             let next = match restored.as_ref().map(|r| Position::get(&r.offsets, &tp)) {
@@ -175,10 +176,10 @@ impl KafkaSource {
                     if let Some(end) = part.end.filter(|&e| part.next < e) {
                         // At the end of what is readable, and the readable end has not
                         // moved since the start: what lies before `end` are markers.
-                        if let Ok((_, high)) = self.consumer.fetch_watermarks(&part.tp.0, p, Duration::from_secs(1)) {
-                            if high <= end {
-                                part.next = end;
-                            }
+                        if let Ok((_, high)) = self.consumer.fetch_watermarks(&part.tp.0, p, Duration::from_secs(1))
+                            && high <= end
+                        {
+                            part.next = end;
                         }
                     }
                 }
@@ -202,6 +203,20 @@ impl KafkaSource {
         }
     }
 }
+
+/// The consumer's context: the client's errors go to the log, except the end
+/// of a partition, which is no error (the source reads it from its poll).
+pub(super) struct Quiet;
+
+impl ClientContext for Quiet {
+    fn error(&self, error: KafkaError, reason: &str) {
+        if !matches!(error, KafkaError::PartitionEOF(_)) {
+            tracing::error!(target: "librdkafka", "librdkafka: {error}: {reason}");
+        }
+    }
+}
+
+impl ConsumerContext for Quiet {}
 
 impl Source for KafkaSource {
     fn next_batch(&mut self, max: usize) -> Result<Option<Batch>, ConnectorError> {

@@ -176,11 +176,11 @@ pub fn instrument(component: &[u8]) -> Result<Instrumented, Uncapturable> {
             }
             Payload::ComponentAliasSection(reader) => {
                 for alias in reader {
-                    let module = match alias.map_err(invalid)? {
-                        wasmparser::ComponentAlias::InstanceExport { kind: wasmparser::ComponentExternalKind::Module, .. } => true,
-                        wasmparser::ComponentAlias::Outer { kind: wasmparser::ComponentOuterAliasKind::CoreModule, .. } => true,
-                        _ => false,
-                    };
+                    let module = matches!(
+                        alias.map_err(invalid)?,
+                        wasmparser::ComponentAlias::InstanceExport { kind: wasmparser::ComponentExternalKind::Module, .. }
+                            | wasmparser::ComponentAlias::Outer { kind: wasmparser::ComponentOuterAliasKind::CoreModule, .. }
+                    );
                     if module {
                         module_space.push(None);
                     }
