@@ -210,7 +210,7 @@ pub(super) struct Quiet;
 
 impl ClientContext for Quiet {
     fn error(&self, error: KafkaError, reason: &str) {
-        if !matches!(error, KafkaError::PartitionEOF(_)) {
+        if !matches!(error, KafkaError::PartitionEOF(_) | KafkaError::Global(RDKafkaErrorCode::PartitionEOF)) {
             tracing::error!(target: "librdkafka", "librdkafka: {error}: {reason}");
         }
     }
