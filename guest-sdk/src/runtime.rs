@@ -185,7 +185,8 @@ impl<O: Operator> Instance<O> {
 
     fn finish_pieces(&mut self, info: RestoreInfo, version: u32, bytes: &[u8]) -> Result<(), String> {
         let range = self.range;
-        let (mut operator, mut keyed): (Vec<(u32, &[u8])>, Vec<(Range, &[u8])>) = (Vec::new(), Vec::new());
+        let mut operator: Vec<(u32, &[u8])> = Vec::new();
+        let mut keyed: Vec<(Range, &[u8])> = Vec::new();
         let mut at = 0usize;
         for p in &info.pieces {
             let b = &bytes[at..at + p.size as usize];
@@ -332,7 +333,10 @@ mod tests {
         assert!(err.contains("invalid utf-8"), "{err}");
     }
 
-    fn batch(events: &[(Option<&[u8]>, &[u8], i64)]) -> Batch {
+    /// An event to put in a batch: key, value, timestamp.
+    type Ev<'a> = (Option<&'a [u8]>, &'a [u8], i64);
+
+    fn batch(events: &[Ev<'_>]) -> Batch {
         let mut out = Output::new();
         for &(k, v, t) in events {
             out.emit(k, v, t);
