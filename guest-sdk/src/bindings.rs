@@ -18,7 +18,7 @@
 pub mod v1 {
     wit_bindgen::generate!({
         world: "operator-world",
-        path: "../wit",
+        path: "wit",
         pub_export_macro: true,
         export_macro_name: "export_0_1",
         default_bindings_module: "cairn_guest::bindings::v1",
@@ -29,7 +29,7 @@ pub mod v1 {
 pub mod v2 {
     wit_bindgen::generate!({
         world: "cairn:operator/operator-world-v2@0.2.0",
-        path: "../wit/0.2",
+        path: "wit/0.2",
         with: {
             "cairn:operator/types@0.1.0": crate::bindings::v1::cairn::operator::types,
             "cairn:operator/log@0.1.0": crate::bindings::v1::cairn::operator::log,

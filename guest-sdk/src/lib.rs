@@ -14,7 +14,7 @@
 //! [`Operator::migrate`] for older ones).
 //!
 //! ```
-//! use cairn_guest::{Events, KeyedState, Operator, Output, export_operator};
+//! use cairn_guest::{Error, Events, KeyedState, Operator, Output, export_operator};
 //!
 //! /// Counts events per key.
 //! struct Count;
@@ -23,7 +23,7 @@
 //!     type Config = ();
 //!     type State = KeyedState<u64>;
 //!
-//!     fn init((): ()) -> Result<Self, String> {
+//!     fn init((): ()) -> Result<Self, Error> {
 //!         Ok(Count)
 //!     }
 //!
@@ -32,7 +32,7 @@
 //!         state: &mut Self::State,
 //!         input: Events<'_>,
 //!         out: &mut Output,
-//!     ) -> Result<(), String> {
+//!     ) -> Result<(), Error> {
 //!         for event in input {
 //!             let n = state.get_or_default(event.key.unwrap_or_default());
 //!             *n += 1;
@@ -45,9 +45,20 @@
 //! export_operator!(Count);
 //! ```
 //!
+//! Every method's error is an [`Error`], so `?` works on any
+//! `std::error::Error` (`std::io::Error`, `serde_json::Error`, …), on a
+//! `String` and on a `&str`; the job fails with its message and causes.
+//!
+//! An operator run with `state: memory` in pipeline.yaml (the host snapshots
+//! its linear memory) implements [`MemoryOperator`] instead, with no `State`
+//! and no snapshot code, and is exported with [`export_memory_operator!`].
+//!
 //! Build the crate as a `cdylib` with `cargo build --release --target
 //! wasm32-wasip2`: the result is a component. To test an operator natively,
 //! drive a [`runtime::Instance`] directly.
+//!
+//! The crate carries the contract it implements (`wit/`, the same files as
+//! the Cairn repository's `wit/`), so it builds wherever it is copied.
 #![warn(missing_docs)]
 
 // Lets the bindings' export macro name this crate as `cairn_guest` from
@@ -56,6 +67,7 @@ extern crate self as cairn_guest;
 
 pub mod bindings;
 mod context;
+mod error;
 mod events;
 mod keyed;
 pub mod log;
@@ -66,9 +78,12 @@ pub mod runtime;
 pub mod snapshot;
 
 pub use context::{Context, context};
+pub use error::Error;
 pub use events::{Event, Events};
 pub use keyed::KeyedState;
-pub use operator::Operator;
+#[doc(hidden)]
+pub use operator::InMemory;
+pub use operator::{MemoryOperator, Operator};
 pub use output::Output;
 /// Re-exported so that operator crates can name serde through the SDK.
 pub use serde;
@@ -152,6 +167,103 @@ macro_rules! export_operator {
 
                 fn restore_finish() -> ::core::result::Result<(), ::std::string::String> {
                     __with(|i| i.restore_finish())
+                }
+            }
+
+    $crate::bindings::v2::export_0_2!(__CairnOperatorExport with_types_in $crate::bindings::v2);
+        };
+    };
+}
+
+/// What the snapshot and restore exports of a [`MemoryOperator`] answer:
+/// the host never calls them when the operator runs with `state: memory`.
+pub const MEMORY_STATE_MISSING: &str = "this operator's state is taken by the host: set `state: memory` on it in pipeline.yaml";
+
+/// Exports a [`MemoryOperator`] as a `cairn:operator@0.2.0` component whose
+/// state the host takes as a memory image: run it with `state: memory` in
+/// pipeline.yaml (docs/state-memory.md).
+///
+/// Invoke it once, at the top level of a `cdylib` crate:
+/// `export_memory_operator!(MyOp);`. `init`, `process` and `on-watermark` go
+/// to the operator; the contract's snapshot and restore exports, which the host
+/// does not call for such an operator, refuse with
+/// [`MEMORY_STATE_MISSING`] (so a pipeline that forgot `state: memory` fails
+/// at its first checkpoint saying what is missing).
+///
+/// ```
+/// use std::collections::HashMap;
+///
+/// use cairn_guest::{Error, Events, MemoryOperator, Output, export_memory_operator};
+///
+/// /// Counts events per key in a plain `HashMap`: the host snapshots it.
+/// #[derive(Default)]
+/// struct Tally {
+///     counts: HashMap<Vec<u8>, u64>,
+/// }
+///
+/// impl MemoryOperator for Tally {
+///     type Config = ();
+///
+///     fn init((): ()) -> Result<Self, Error> {
+///         Ok(Tally::default())
+///     }
+///
+///     fn process(&mut self, input: Events<'_>, out: &mut Output) -> Result<(), Error> {
+///         for event in input {
+///             let n = self.counts.entry(event.key.unwrap_or_default().to_vec()).or_default();
+///             *n += 1;
+///             out.emit(event.key, n.to_string().as_bytes(), event.timestamp);
+///         }
+///         Ok(())
+///     }
+/// }
+///
+/// export_memory_operator!(Tally);
+/// ```
+#[macro_export]
+macro_rules! export_memory_operator {
+    ($op:ty) => {
+        const _: () = {
+            $crate::__instance_glue!($crate::InMemory<$op>);
+
+            impl $crate::bindings::v2::exports::cairn::operator0_2_0::operator::Guest for __CairnOperatorExport {
+                fn init(config: ::std::string::String, context: $crate::v2::Context) -> ::core::result::Result<(), ::std::string::String> {
+                    let context = $crate::Context {
+                        operator: context.operator,
+                        subtask: context.subtask,
+                        parallelism: context.parallelism,
+                        key_range: (context.key_range.first, context.key_range.last),
+                        inputs: context.inputs,
+                    };
+                    __with(|i| i.init_with(&config, context))
+                }
+
+                fn process(input: u32, batch: $crate::Batch) -> ::core::result::Result<$crate::Batch, ::std::string::String> {
+                    __with(|i| i.process_input(input, &batch))
+                }
+
+                fn on_watermark(ts: i64) -> ::core::result::Result<$crate::Batch, ::std::string::String> {
+                    __with(|i| i.on_watermark(ts))
+                }
+
+                fn snapshot() -> ::core::result::Result<$crate::v2::SnapshotInfo, ::std::string::String> {
+                    ::core::result::Result::Err($crate::MEMORY_STATE_MISSING.into())
+                }
+
+                fn snapshot_read(_max_len: u32) -> ::std::vec::Vec<u8> {
+                    ::std::vec::Vec::new()
+                }
+
+                fn restore(_info: $crate::v2::RestoreInfo) -> ::core::result::Result<(), ::std::string::String> {
+                    ::core::result::Result::Err($crate::MEMORY_STATE_MISSING.into())
+                }
+
+                fn restore_write(_bytes: ::std::vec::Vec<u8>) -> ::core::result::Result<(), ::std::string::String> {
+                    ::core::result::Result::Err($crate::MEMORY_STATE_MISSING.into())
+                }
+
+                fn restore_finish() -> ::core::result::Result<(), ::std::string::String> {
+                    ::core::result::Result::Err($crate::MEMORY_STATE_MISSING.into())
                 }
             }
 

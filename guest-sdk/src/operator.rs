@@ -2,7 +2,7 @@
 
 use serde::{Serialize, de::DeserializeOwned};
 
-use crate::{Events, Output};
+use crate::{Error, Events, Output};
 
 /// A stream operator. Implement this and name the type in
 /// [`export_operator!`](crate::export_operator); the SDK does the rest (config
@@ -37,17 +37,18 @@ pub trait Operator: Sized + 'static {
     const STATE_VERSION: u32 = 1;
 
     /// Builds the operator from its configuration. An error fails the job
-    /// before any data flows.
-    fn init(config: Self::Config) -> Result<Self, String>;
+    /// before any data flows. Every method's error is an [`Error`]: `?` works
+    /// on any `std::error::Error`, a `String` or a `&str`.
+    fn init(config: Self::Config) -> Result<Self, Error>;
 
     /// Processes one batch: reads `input`, updates `state`, emits into `out`.
     /// An error fails the subtask.
-    fn process(&mut self, state: &mut Self::State, input: Events<'_>, out: &mut Output) -> Result<(), String>;
+    fn process(&mut self, state: &mut Self::State, input: Events<'_>, out: &mut Output) -> Result<(), Error>;
 
     /// Event time has passed `ts`: no event with a timestamp at or before
     /// `ts` will arrive any more (`i64::MAX` at the end of bounded input).
     /// Window operators emit here. Does nothing by default.
-    fn on_watermark(&mut self, state: &mut Self::State, ts: i64, out: &mut Output) -> Result<(), String> {
+    fn on_watermark(&mut self, state: &mut Self::State, ts: i64, out: &mut Output) -> Result<(), Error> {
         let _ = (state, ts, out);
         Ok(())
     }
@@ -67,12 +68,75 @@ pub trait Operator: Sized + 'static {
     /// version's postcard encoding (read them with
     /// [`snapshot::decode_state`](crate::snapshot::decode_state) into the old
     /// type). By default, fails naming both versions.
-    fn migrate(from_version: u32, bytes: &[u8]) -> Result<Self::State, String> {
+    fn migrate(from_version: u32, bytes: &[u8]) -> Result<Self::State, Error> {
         let _ = bytes;
         Err(format!(
             "cannot restore state version {from_version}: this operator reads state version {} \
              only (it implements no migration)",
             Self::STATE_VERSION
-        ))
+        )
+        .into())
+    }
+}
+
+/// An operator whose state the host takes as a memory image: run it with
+/// `state: memory` in pipeline.yaml (docs/state-memory.md) and name it in
+/// [`export_memory_operator!`](crate::export_memory_operator).
+///
+/// There is no `State`, no snapshot and no restore: keep whatever the operator
+/// needs in `self` (any type, serializable or not), and the host copies the
+/// instance's linear memory at every checkpoint and writes it back on restore.
+/// Such state restores only into the identical component (the same build) at
+/// the same parallelism; an [`Operator`] is the way to rescale or change the
+/// code while state survives.
+pub trait MemoryOperator: Sized + 'static {
+    /// The operator's configuration, deserialized from the JSON text given to
+    /// `init`, as [`Operator::Config`].
+    type Config: DeserializeOwned;
+
+    /// Builds the operator from its configuration. An error fails the job
+    /// before any data flows. On restore the host calls `init` with the same
+    /// configuration, then writes the memory image over what it built.
+    fn init(config: Self::Config) -> Result<Self, Error>;
+
+    /// Processes one batch: reads `input`, updates `self`, emits into `out`.
+    /// An error fails the subtask.
+    fn process(&mut self, input: Events<'_>, out: &mut Output) -> Result<(), Error>;
+
+    /// Event time has passed `ts` (see [`Operator::on_watermark`]). Does
+    /// nothing by default.
+    fn on_watermark(&mut self, ts: i64, out: &mut Output) -> Result<(), Error> {
+        let _ = (ts, out);
+        Ok(())
+    }
+}
+
+/// A [`MemoryOperator`] as an [`Operator`] with no state, for the SDK's
+/// export glue ([`export_memory_operator!`](crate::export_memory_operator)
+/// refuses its snapshot and restore).
+#[doc(hidden)]
+pub struct InMemory<M>(M);
+
+impl<M: MemoryOperator> Operator for InMemory<M> {
+    type Config = M::Config;
+    type State = ();
+
+    fn init(config: M::Config) -> Result<Self, Error> {
+        M::init(config).map(InMemory)
+    }
+
+    fn process(&mut self, (): &mut (), input: Events<'_>, out: &mut Output) -> Result<(), Error> {
+        self.0.process(input, out)
+    }
+
+    fn on_watermark(&mut self, (): &mut (), ts: i64, out: &mut Output) -> Result<(), Error> {
+        self.0.on_watermark(ts, out)
+    }
+}
+
+impl<M> InMemory<M> {
+    /// The operator itself.
+    pub fn get(&self) -> &M {
+        &self.0
     }
 }

@@ -38,13 +38,19 @@ pub fn subtask_range(i: u32, n: u32) -> Range {
 /// One `KeyedState` entry: its key's hash, key and encoded value.
 pub(crate) type Entry = (u64, Vec<u8>, Vec<u8>);
 
+/// The entries of one `KeyedState` field to give back: key and encoded value.
+pub(crate) type Pairs = Vec<(Vec<u8>, Vec<u8>)>;
+
+/// One entry of a keyed piece as written: field, key, encoded value.
+type KeyedEntry<'a> = (u32, &'a [u8], &'a [u8]);
+
 pub(crate) enum Mode {
     /// Encode and decode `KeyedState` as a map.
     Plain,
     /// Collecting entries, per field.
     Splitting(Vec<Vec<Entry>>),
     /// Entries to give back, per field (`None`: taken already).
-    Merging(Vec<Option<Vec<(Vec<u8>, Vec<u8>)>>>),
+    Merging(Vec<Option<Pairs>>),
 }
 
 thread_local! {
@@ -123,7 +129,7 @@ pub fn merge<S: Default + DeserializeOwned>(
     mut merge_other: impl FnMut(&mut S, S),
 ) -> Result<S, String> {
     let _reset = Reset;
-    let mut fields: Vec<Option<Vec<(Vec<u8>, Vec<u8>)>>> = Vec::new();
+    let mut fields: Vec<Option<Pairs>> = Vec::new();
     let mut any = false;
     for (range, mut bytes) in keyed.iter().copied() {
         if range.0 > range.1 || range.1 < own.0 || range.0 > own.1 {
@@ -133,7 +139,7 @@ pub fn merge<S: Default + DeserializeOwned>(
             ));
         }
         while !bytes.is_empty() {
-            let ((f, k, v), rest): ((u32, &[u8], &[u8]), &[u8]) = postcard::take_from_bytes(bytes).map_err(|e| format!("cannot decode a keyed piece: {e}"))?;
+            let ((f, k, v), rest): (KeyedEntry<'_>, &[u8]) = postcard::take_from_bytes(bytes).map_err(|e| format!("cannot decode a keyed piece: {e}"))?;
             bytes = rest;
             let h = key_hash(k);
             if h < range.0 || h > range.1 {
@@ -159,10 +165,10 @@ pub fn merge<S: Default + DeserializeOwned>(
     MODE.with(|m| *m.borrow_mut() = Mode::Merging(fields));
     let mut state = decode(base)?;
     let left = MODE.with(|m| std::mem::replace(&mut *m.borrow_mut(), Mode::Merging(Vec::new())));
-    if let Mode::Merging(left) = left {
-        if left.iter().any(|f| f.as_ref().is_some_and(|v| !v.is_empty())) {
-            return Err("the keyed pieces hold entries for more KeyedState fields than the state has".into());
-        }
+    if let Mode::Merging(left) = left
+        && left.iter().any(|f| f.as_ref().is_some_and(|v| !v.is_empty()))
+    {
+        return Err("the keyed pieces hold entries for more KeyedState fields than the state has".into());
     }
     for other in others {
         let o = decode(other)?;

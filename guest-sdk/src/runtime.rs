@@ -7,6 +7,7 @@
 //! runtime: feed it config, batches and watermarks, snapshot and restore it.
 
 use crate::context::{self, Context};
+use crate::error::message;
 use crate::pieces::{self, Range};
 use crate::snapshot::{self, RestoreWriter, SnapshotReader};
 use crate::v2::{KeyRange, Piece, PieceKind, Redistribution, RestoreInfo, SnapshotInfo};
@@ -66,7 +67,7 @@ impl<O: Operator> Instance<O> {
         }
         let text = if config.trim().is_empty() { "null" } else { config };
         let config: O::Config = serde_json::from_str(text).map_err(|e| format!("invalid config: {e}"))?;
-        let op = O::init(config)?;
+        let op = O::init(config).map_err(|e| message(&*e))?;
         self.live = Some(Live { op, state: O::State::default() });
         Ok(())
     }
@@ -82,7 +83,7 @@ impl<O: Operator> Instance<O> {
         let live = self.live()?;
         let events = Events::new(batch)?.on_input(input as usize);
         let mut out = Output::new();
-        live.op.process(&mut live.state, events, &mut out)?;
+        live.op.process(&mut live.state, events, &mut out).map_err(|e| message(&*e))?;
         Ok(out.into_batch())
     }
 
@@ -91,7 +92,7 @@ impl<O: Operator> Instance<O> {
     pub fn on_watermark(&mut self, ts: i64) -> Result<Batch, String> {
         let live = self.live()?;
         let mut out = Output::new();
-        live.op.on_watermark(&mut live.state, ts, &mut out)?;
+        live.op.on_watermark(&mut live.state, ts, &mut out).map_err(|e| message(&*e))?;
         Ok(out.into_batch())
     }
 
@@ -147,7 +148,7 @@ impl<O: Operator> Instance<O> {
         live.state = if version == O::STATE_VERSION {
             snapshot::decode_state(&bytes).map_err(|e| format!("state version {version}: {e}"))?
         } else {
-            O::migrate(version, &bytes)?
+            O::migrate(version, &bytes).map_err(|e| message(&*e))?
         };
         Ok(())
     }
@@ -184,7 +185,8 @@ impl<O: Operator> Instance<O> {
 
     fn finish_pieces(&mut self, info: RestoreInfo, version: u32, bytes: &[u8]) -> Result<(), String> {
         let range = self.range;
-        let (mut operator, mut keyed): (Vec<(u32, &[u8])>, Vec<(Range, &[u8])>) = (Vec::new(), Vec::new());
+        let mut operator: Vec<(u32, &[u8])> = Vec::new();
+        let mut keyed: Vec<(Range, &[u8])> = Vec::new();
         let mut at = 0usize;
         for p in &info.pieces {
             let b = &bytes[at..at + p.size as usize];
@@ -197,7 +199,11 @@ impl<O: Operator> Instance<O> {
         operator.sort_by_key(|(s, _)| *s);
         let operator: Vec<&[u8]> = operator.into_iter().map(|(_, b)| b).collect();
         let decode = |b: &[u8]| -> Result<O::State, String> {
-            if version == O::STATE_VERSION { snapshot::decode_state(b).map_err(|e| format!("state version {version}: {e}")) } else { O::migrate(version, b) }
+            if version == O::STATE_VERSION {
+                snapshot::decode_state(b).map_err(|e| format!("state version {version}: {e}"))
+            } else {
+                O::migrate(version, b).map_err(|e| message(&*e))
+            }
         };
         let state = pieces::merge(&operator, &keyed, range, decode, O::merge_operator_state)?;
         self.live()?.state = state;
@@ -238,7 +244,7 @@ mod tests {
         type State = KeyedState<u64>;
         const STATE_VERSION: u32 = 2;
 
-        fn init(config: Self::Config) -> Result<Self, String> {
+        fn init(config: Self::Config) -> Result<Self, crate::Error> {
             let factor = config.map_or(1, |c| c.factor);
             if factor == 0 {
                 return Err("factor must not be 0".into());
@@ -246,7 +252,7 @@ mod tests {
             Ok(Summer { factor })
         }
 
-        fn process(&mut self, state: &mut Self::State, input: Events<'_>, out: &mut Output) -> Result<(), String> {
+        fn process(&mut self, state: &mut Self::State, input: Events<'_>, out: &mut Output) -> Result<(), crate::Error> {
             for e in input {
                 let v = e.value.first().copied().ok_or("empty value")? as u64;
                 *state.get_or_default(e.key.unwrap_or_default()) += v * self.factor;
@@ -255,18 +261,18 @@ mod tests {
             Ok(())
         }
 
-        fn on_watermark(&mut self, state: &mut Self::State, ts: i64, out: &mut Output) -> Result<(), String> {
+        fn on_watermark(&mut self, state: &mut Self::State, ts: i64, out: &mut Output) -> Result<(), crate::Error> {
             for (k, v) in state.iter() {
                 out.emit(Some(k), v.to_string().as_bytes(), ts);
             }
             Ok(())
         }
 
-        fn migrate(from_version: u32, bytes: &[u8]) -> Result<Self::State, String> {
+        fn migrate(from_version: u32, bytes: &[u8]) -> Result<Self::State, crate::Error> {
             match from_version {
                 // Version 1 kept u32 counts.
                 1 => Ok(snapshot::decode_state::<KeyedState<u32>>(bytes)?.iter().map(|(k, v)| (k, u64::from(*v))).collect()),
-                v => Err(format!("unknown version {v}")),
+                v => Err(format!("unknown version {v}").into()),
             }
         }
     }
@@ -278,17 +284,59 @@ mod tests {
         type Config = ();
         type State = ();
 
-        fn init((): ()) -> Result<Self, String> {
+        fn init((): ()) -> Result<Self, crate::Error> {
             Ok(Nothing)
         }
 
-        fn process(&mut self, (): &mut (), input: Events<'_>, out: &mut Output) -> Result<(), String> {
+        fn process(&mut self, (): &mut (), input: Events<'_>, out: &mut Output) -> Result<(), crate::Error> {
             input.for_each(|e| out.emit_event(&e));
             Ok(())
         }
     }
 
-    fn batch(events: &[(Option<&[u8]>, &[u8], i64)]) -> Batch {
+    /// A [`MemoryOperator`](crate::MemoryOperator): its state in `self`, an
+    /// error from `?` on a standard error.
+    struct Last {
+        last: std::collections::HashMap<Vec<u8>, Vec<u8>>,
+    }
+
+    impl crate::MemoryOperator for Last {
+        type Config = ();
+
+        fn init((): ()) -> Result<Self, crate::Error> {
+            Ok(Last { last: Default::default() })
+        }
+
+        fn process(&mut self, input: Events<'_>, out: &mut Output) -> Result<(), crate::Error> {
+            for e in input {
+                let number: u32 = std::str::from_utf8(e.value)?.parse()?;
+                let key = e.key.unwrap_or_default().to_vec();
+                if let Some(previous) = self.last.insert(key, e.value.to_vec()) {
+                    out.emit(e.key, &previous, i64::from(number));
+                }
+            }
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn a_memory_operator_keeps_its_state_in_itself_and_its_errors_reach_the_host() {
+        let mut inst = Instance::<crate::InMemory<Last>>::new();
+        inst.init("null").unwrap();
+        assert!(events(&inst.process(&batch(&[(Some(b"a"), b"1", 1), (Some(b"b"), b"2", 2)])).unwrap()).is_empty());
+        let out = inst.process(&batch(&[(Some(b"a"), b"3", 3)])).unwrap();
+        assert_eq!(events(&out), vec![(Some(b"a".to_vec()), b"1".to_vec(), 3)]);
+        assert_eq!(inst.operator().unwrap().get().last.len(), 2);
+        let err = inst.process(&batch(&[(Some(b"a"), b"x", 4)])).unwrap_err();
+        assert_eq!(err, "invalid digit found in string");
+        let err = inst.process(&batch(&[(Some(b"a"), &[0xff], 4)])).unwrap_err();
+        assert!(err.contains("invalid utf-8"), "{err}");
+    }
+
+    /// An event to put in a batch: key, value, timestamp.
+    type Ev<'a> = (Option<&'a [u8]>, &'a [u8], i64);
+
+    fn batch(events: &[Ev<'_>]) -> Batch {
         let mut out = Output::new();
         for &(k, v, t) in events {
             out.emit(k, v, t);

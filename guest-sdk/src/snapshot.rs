@@ -47,7 +47,7 @@ impl postcard::ser_flavors::Flavor for Pieces {
     fn try_extend(&mut self, mut data: &[u8]) -> postcard::Result<()> {
         while !data.is_empty() {
             if self.current.len() == PIECE {
-                let full = std::mem::replace(&mut self.current, Vec::new());
+                let full = std::mem::take(&mut self.current);
                 self.done.push(full);
             }
             if self.current.capacity() == 0 {

@@ -5,6 +5,9 @@
 //! A project is a directory with an `operator.yaml` naming the operator and
 //! its language, its sources, a copy of the contract (`wit/`) and a
 //! `pipeline.yaml` that runs it. The component goes to `target/<name>.wasm`.
+//! A Rust project depends on the `cairn-guest` SDK by path, on the copy this
+//! binary installs once per SDK version under [`sdk_dir`] (no copy of the SDK
+//! in the project).
 
 mod template;
 
@@ -12,7 +15,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
-pub use template::new_operator;
+pub use template::{SDK_VERSION, install_sdk, new_operator};
 
 /// The project file, beside the sources.
 pub const MANIFEST: &str = "operator.yaml";
@@ -21,7 +24,7 @@ pub const MANIFEST: &str = "operator.yaml";
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "lowercase")]
 pub enum Language {
-    /// Rust, with the `cairn-guest` SDK (a copy in the project), contract 0.2.0.
+    /// Rust, with the `cairn-guest` SDK (installed under `$CAIRN_HOME/sdk`), contract 0.2.0.
     Rust,
     /// C, with clang and wasi-libc, contract 0.2.0.
     C,
@@ -100,6 +103,21 @@ pub enum ProjectError {
         /// The I/O error.
         source: std::io::Error,
     },
+    /// A Rust project depends on an installed SDK this binary cannot provide.
+    #[error(
+        "{manifest} depends on cairn-guest at {path}, which does not exist{why}; this host installs cairn-guest {SDK_VERSION} at {ours}: \
+         change the path in {manifest} to it"
+    )]
+    Sdk {
+        /// The project's Cargo.toml.
+        manifest: PathBuf,
+        /// The path it names.
+        path: PathBuf,
+        /// Why it was not installed there.
+        why: String,
+        /// Where this binary installs the SDK ([`sdk_dir`]).
+        ours: PathBuf,
+    },
     /// The toolchain is missing or the build failed.
     #[error(transparent)]
     Build(#[from] cairn_guestc::Error),
@@ -120,16 +138,27 @@ pub fn check_name(name: &str) -> Result<(), ProjectError> {
     if ok { Ok(()) } else { Err(ProjectError::Name(name.to_string())) }
 }
 
-/// Where the Python and JavaScript toolchains of projects are installed:
-/// `$CAIRN_HOME/guest-toolchains`, else `$XDG_CACHE_HOME/cairn/guest-toolchains`,
-/// else `~/.cache/cairn/guest-toolchains`.
-pub fn toolchains_dir() -> PathBuf {
+/// Where what projects share is installed: `$CAIRN_HOME`, else
+/// `$XDG_CACHE_HOME/cairn`, else `~/.cache/cairn`.
+pub fn cairn_home() -> PathBuf {
     let var = |name| std::env::var_os(name).map(PathBuf::from).filter(|p| p.is_absolute());
     if let Some(home) = var("CAIRN_HOME") {
-        return home.join("guest-toolchains");
+        return home;
     }
     let cache = var("XDG_CACHE_HOME").or_else(|| var("HOME").map(|h| h.join(".cache"))).unwrap_or_else(std::env::temp_dir);
-    cache.join("cairn").join("guest-toolchains")
+    cache.join("cairn")
+}
+
+/// Where the Python and JavaScript toolchains of projects are installed:
+/// `guest-toolchains/` in [`cairn_home`].
+pub fn toolchains_dir() -> PathBuf {
+    cairn_home().join("guest-toolchains")
+}
+
+/// Where this binary installs the Rust SDK that Rust projects depend on by
+/// path: `sdk/cairn-guest-<version>/` in [`cairn_home`] ([`install_sdk`]).
+pub fn sdk_dir() -> PathBuf {
+    cairn_home().join("sdk").join(format!("cairn-guest-{SDK_VERSION}"))
 }
 
 /// Reads `dir/operator.yaml`.
@@ -172,6 +201,7 @@ pub fn build(dir: &Path) -> Result<BuiltProject, ProjectError> {
     let component = target.join(format!("{name}.wasm"));
     let rebuilt = match language {
         Language::Rust => {
+            ensure_sdk(&dir)?;
             let built = cairn_guestc::build_rust_crate(&dir)?;
             let bytes = std::fs::read(&built).map_err(ProjectError::io(&built))?;
             std::fs::create_dir_all(&target).map_err(ProjectError::io(&target))?;
@@ -207,9 +237,57 @@ pub fn build(dir: &Path) -> Result<BuiltProject, ProjectError> {
     Ok(BuiltProject { name, language, component, rebuilt })
 }
 
+/// Before a Rust project builds: (re)installs the SDK its `Cargo.toml`
+/// depends on when that is the copy this binary installs ([`sdk_dir`]), or a
+/// missing copy of the same version elsewhere (a project made under another
+/// `$CAIRN_HOME`). A path to any other SDK (a checkout of your own) is left
+/// alone.
+fn ensure_sdk(project: &Path) -> Result<(), ProjectError> {
+    let manifest = project.join("Cargo.toml");
+    let text = std::fs::read_to_string(&manifest).map_err(ProjectError::io(&manifest))?;
+    let Some(path) = sdk_dependency(&text) else { return Ok(()) };
+    let path = project.join(path);
+    let ours = sdk_dir();
+    if path == ours {
+        return install_sdk(&ours);
+    }
+    if path.join("Cargo.toml").is_file() {
+        return Ok(());
+    }
+    let why = if path.file_name() == ours.file_name() {
+        match install_sdk(&path) {
+            Ok(()) => return Ok(()),
+            Err(e) => format!(" and cannot be installed there ({e})"),
+        }
+    } else {
+        String::new()
+    };
+    Err(ProjectError::Sdk { manifest, path, why, ours })
+}
+
+/// The path of the `cairn-guest` dependency in a project's `Cargo.toml`
+/// (`cairn-guest = { path = "..." }`, as `host new` writes it).
+fn sdk_dependency(manifest: &str) -> Option<PathBuf> {
+    let line = manifest.lines().map(str::trim).find(|l| l.starts_with("cairn-guest") && l[11..].trim_start().starts_with('='))?;
+    let (_, rest) = line.split_once("path")?;
+    let rest = rest.trim_start().strip_prefix('=')?.trim_start();
+    let quote = rest.chars().next().filter(|c| *c == '"' || *c == '\'')?;
+    let value = &rest[1..rest[1..].find(quote)? + 1];
+    Some(PathBuf::from(if quote == '"' { value.replace("\\\\", "\\") } else { value.to_string() }))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_sdk_dependency_is_read_from_the_manifest() {
+        let manifest = "[dependencies]\ncairn-guest = { path = \"/home/me/.cache/cairn/sdk/cairn-guest-0.1.0\" }\nserde = \"1\"\n";
+        assert_eq!(sdk_dependency(manifest), Some(PathBuf::from("/home/me/.cache/cairn/sdk/cairn-guest-0.1.0")));
+        assert_eq!(sdk_dependency("cairn-guest = { path = '../sdk' }"), Some(PathBuf::from("../sdk")));
+        assert_eq!(sdk_dependency("cairn-guest = \"0.1\"\n"), None);
+        assert_eq!(sdk_dependency("cairn-guest-extra = { path = \"x\" }\n"), None);
+    }
 
     #[test]
     fn names_that_cannot_name_files_and_crates_are_refused() {

@@ -3,6 +3,7 @@
 use cairn_tests::{operators, run_in_process, write_pipeline};
 
 pub(crate) use crate::bad_input::{faulty, misfit, mistyped_export as mistyped, mistyped_import as misimport};
+pub(crate) use crate::memory_state::rust_tally_killed_resumed_and_restored_commits_what_an_uninterrupted_run_commits as tally;
 pub(crate) use crate::nexmark::{
     q0 as nexmark_q0, q1 as nexmark_q1, q2 as nexmark_q2, q3 as nexmark_q3, q5 as nexmark_q5, q7 as nexmark_q7, q8 as nexmark_q8, q17 as nexmark_q17,
 };

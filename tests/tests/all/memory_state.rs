@@ -1,6 +1,7 @@
 //! `state: memory`: operators with no snapshot code, whose linear memory the
-//! host snapshots (docs/state-memory.md). The Python `tally` (a module-level
-//! dict) and the C `last` (a hash table) are killed with SIGKILL and resumed
+//! host snapshots (docs/state-memory.md). The Rust `tally` (a `HashMap` in a
+//! `cairn_guest::MemoryOperator`), the Python `tally` (a module-level dict)
+//! and the C `last` (a hash table) are killed with SIGKILL and resumed
 //! five times and commit what an uninterrupted run commits; their final
 //! checkpoint restores into a fresh run and passes `host check`; a checkpoint
 //! that touches 1 % of a 100 MB state uploads a few percent of it; and a
@@ -57,6 +58,19 @@ fn killed_resumed_restored(component: &Path, expected: impl Fn(usize) -> Vec<Str
     let log = run_ok(&["run", p.to_str().unwrap(), "--from", chk.to_str().unwrap()]);
     assert!(log.contains("restoring from checkpoint"), "{log}");
     assert_eq!(sorted_lines(&dir.path().join("out/counts.txt")), expected(102), "restored into a fresh run");
+}
+
+/// The Rust `tally`: a `MemoryOperator` of the SDK, no snapshot code. Without
+/// `state: memory` it fails its first checkpoint, saying what is missing.
+#[test]
+pub(crate) fn rust_tally_killed_resumed_and_restored_commits_what_an_uninterrupted_run_commits() {
+    killed_resumed_restored(Path::new(operators::TALLY), reference_output);
+
+    let dir = job_dir(1);
+    let yaml = memory_pipeline(Path::new(operators::TALLY), "forgot", "1h", 0, "").replace("    state: memory\n", "");
+    let p = write_pipeline(dir.path(), &yaml);
+    let err = run_err(&["run", p.to_str().unwrap()]);
+    assert!(err.contains("operator `count`") && err.contains("set `state: memory` on it in pipeline.yaml"), "{err}");
 }
 
 #[test]

@@ -6,7 +6,8 @@
 //!
 //! Toolchains come from `target/guest-toolchains` (`CAIRN_HOME` is `target/`,
 //! so they are installed once for these tests and `guestc` alike); the Rust
-//! template builds in `target/projects/rust`. When a toolchain cannot be
+//! template builds in `target/projects/rust`, against the SDK installed in
+//! `target/sdk/`. When a toolchain cannot be
 //! installed (no package registry), a test prints `SKIPPED: ...` and returns.
 
 use std::collections::BTreeMap;
@@ -78,10 +79,17 @@ fn new_build_run(lang: &str) {
     let pipeline = dir.join("pipeline.yaml");
     let out = host_in(tmp.path(), &["validate", pipeline.to_str().unwrap()]);
     assert!(out.status.success(), "host validate failed:\n{}", text(&out));
-    let out = host_in(tmp.path(), &["run", pipeline.to_str().unwrap()]);
-    assert!(out.status.success(), "host run failed:\n{}", text(&out));
+    run_and_check_counts(tmp.path(), &dir);
 
-    // 20 000 generated events over 100 keys; each output line is `key TAB count`.
+    let again = host_in(tmp.path(), &["build", dir.to_str().unwrap()]);
+    assert!(again.status.success() && text(&again).contains("up to date"), "{}", text(&again));
+}
+
+/// `host run DIR/pipeline.yaml` from `cwd`, and the counts it committed: 20 000
+/// generated events over 100 keys, each output line `key TAB count`.
+fn run_and_check_counts(cwd: &Path, dir: &Path) {
+    let out = host_in(cwd, &["run", dir.join("pipeline.yaml").to_str().unwrap()]);
+    assert!(out.status.success(), "host run failed:\n{}", text(&out));
     let counts = std::fs::read_to_string(dir.join("out/counts.txt")).unwrap();
     let mut last: BTreeMap<&str, u64> = BTreeMap::new();
     for line in counts.lines() {
@@ -93,22 +101,72 @@ fn new_build_run(lang: &str) {
     assert_eq!(counts.lines().count(), 20_000, "one output per event");
     assert_eq!(last.len(), 100, "one count per key");
     assert_eq!(last.values().sum::<u64>(), 20_000, "every key counted up to its number of events");
-
-    let again = host_in(tmp.path(), &["build", dir.to_str().unwrap()]);
-    assert!(again.status.success(), "{}", text(&again));
-    if lang != "rust" {
-        assert!(text(&again).contains("up to date"), "{}", text(&again));
-    }
 }
 
+/// Where `host_in` has the Rust SDK installed (`$CAIRN_HOME/sdk/cairn-guest-<version>`).
+fn installed_sdk() -> PathBuf {
+    target_dir().join("sdk").join(format!("cairn-guest-{}", env!("CARGO_PKG_VERSION")))
+}
+
+/// The Rust project holds no copy of the SDK: its `Cargo.toml` depends on
+/// the copy `host new` installed, this repository's `guest-sdk`; when that
+/// copy is gone (a cache wiped), `host build` installs it again.
 #[test]
 fn a_rust_project_builds_and_runs_outside_the_repository() {
-    new_build_run("rust");
+    let (tmp, dir) = new_project("rust");
+    let sdk = installed_sdk();
+    let manifest = std::fs::read_to_string(dir.join("Cargo.toml")).unwrap();
+    assert!(manifest.contains(&format!("cairn-guest = {{ path = \"{}\" }}", sdk.display())), "{manifest}");
+    let sources: Vec<_> = std::fs::read_dir(dir.join("src")).unwrap().map(|e| e.unwrap().file_name().into_string().unwrap()).collect();
+    assert!(sources.len() == 2 && sources.contains(&"lib.rs".into()) && sources.contains(&"count.rs".into()), "{sources:?}");
+    assert!(!dir.join("cairn-guest").exists(), "no copy of the SDK in the project");
+    let repo = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    for file in ["src/lib.rs", "src/error.rs", "wit/0.2/operator.wit"] {
+        assert_eq!(std::fs::read(sdk.join(file)).unwrap(), std::fs::read(repo.join("guest-sdk").join(file)).unwrap(), "{file} of the installed SDK");
+    }
+
+    std::fs::remove_dir_all(&sdk).unwrap();
+    let out = host_in(tmp.path(), &["build", "my-counter"]);
+    if skipped("rust", &out) {
+        return;
+    }
+    assert!(out.status.success(), "host build failed:\n{}", text(&out));
+    assert!(sdk.join("src/lib.rs").is_file(), "host build installed the SDK again");
+    let out = host_in(tmp.path(), &["validate", dir.join("pipeline.yaml").to_str().unwrap()]);
+    assert!(out.status.success(), "host validate failed:\n{}", text(&out));
+    run_and_check_counts(tmp.path(), &dir);
 }
 
 #[test]
 fn a_c_project_builds_and_runs_outside_the_repository() {
     new_build_run("c");
+}
+
+/// A C project made by `host new` carries `memory_state_v2.h`: the counter
+/// with its snapshot and restore code cut off and the header included instead
+/// runs with `state: memory` and counts as before.
+#[test]
+fn a_c_project_runs_with_state_memory_through_the_header_it_was_given() {
+    let (tmp, dir) = new_project("c");
+    let source = dir.join("my-counter.c");
+    let text_of = std::fs::read_to_string(&source).unwrap();
+    let marker = "// ------------------------------------------------------------ snapshot and restore";
+    let (operator, _) = text_of.split_once(marker).expect("the counter's snapshot section");
+    std::fs::write(&source, format!("{operator}#include \"memory_state_v2.h\"\n")).unwrap();
+    let pipeline = dir.join("pipeline.yaml");
+    let yaml = std::fs::read_to_string(&pipeline).unwrap();
+    let yaml =
+        yaml.replace("    parallelism: 2\n", "    parallelism: 2\n    state: memory\n").replace("  interval: 1s\n", "  interval: 1s\n  on-finish: keep\n");
+    std::fs::write(&pipeline, yaml).unwrap();
+    let out = host_in(tmp.path(), &["build", "my-counter"]);
+    if skipped("c", &out) {
+        return;
+    }
+    assert!(out.status.success(), "host build failed:\n{}", text(&out));
+    run_and_check_counts(tmp.path(), &dir);
+    let chk = cairn_tests::checkpoint_dirs(&dir.join("storage")).pop().expect("a checkpoint");
+    let meta: serde_json::Value = serde_json::from_slice(&std::fs::read(chk.join("_metadata")).unwrap()).unwrap();
+    assert_eq!(meta["operators"]["my-counter"]["subtasks"][0]["format"], "memory-image", "{meta}");
 }
 
 #[test]

@@ -9,7 +9,7 @@
 //! final watermark the blob's length and checksum are emitted (key `blob`), so a
 //! test can tell that a restored state is the saved one.
 
-use cairn_guest::{Events, Operator, Output, export_operator};
+use cairn_guest::{Error, Events, Operator, Output, export_operator};
 use serde::{Deserialize, Serialize};
 
 #[derive(Deserialize)]
@@ -42,12 +42,12 @@ impl Operator for BlobOp {
     type Config = Config;
     type State = Blob;
 
-    fn init(config: Config) -> Result<Self, String> {
+    fn init(config: Config) -> Result<Self, Error> {
         let size = usize::try_from(config.size).map_err(|_| "size too large for a 32-bit guest".to_string())?;
         Ok(BlobOp { size, touch: config.touch, touched: 0 })
     }
 
-    fn process(&mut self, state: &mut Blob, input: Events<'_>, out: &mut Output) -> Result<(), String> {
+    fn process(&mut self, state: &mut Blob, input: Events<'_>, out: &mut Output) -> Result<(), Error> {
         self.fill(state);
         if self.touch && !state.0.is_empty() {
             let at = self.touched % state.0.len();
@@ -60,7 +60,7 @@ impl Operator for BlobOp {
         Ok(())
     }
 
-    fn on_watermark(&mut self, state: &mut Blob, ts: i64, out: &mut Output) -> Result<(), String> {
+    fn on_watermark(&mut self, state: &mut Blob, ts: i64, out: &mut Output) -> Result<(), Error> {
         self.fill(state);
         if ts == i64::MAX {
             let sum = state.0.iter().fold(0u64, |a, &b| a.wrapping_mul(31).wrapping_add(b as u64));

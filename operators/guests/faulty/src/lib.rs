@@ -12,7 +12,7 @@
 //! `print-flood` prints to stdout a million lines per batch (and passes events
 //! through); `big-output` emits 8 Mi events of 16 bytes in one `process` call.
 
-use cairn_guest::{Events, Operator, Output, export_operator};
+use cairn_guest::{Error, Events, Operator, Output, export_operator};
 use serde::Deserialize;
 
 #[derive(Deserialize, Clone, Copy, PartialEq, Eq)]
@@ -136,7 +136,7 @@ impl Operator for Faulty {
     type Config = Config;
     type State = Fragile;
 
-    fn init(config: Config) -> Result<Self, String> {
+    fn init(config: Config) -> Result<Self, Error> {
         if matches!(config.fail_in, Place::Snapshot | Place::Restore) && config.failing_now() {
             STATE_FAULT.set(Some((config.fail_in, config.how)));
         }
@@ -146,7 +146,7 @@ impl Operator for Faulty {
         Ok(Faulty { config })
     }
 
-    fn process(&mut self, state: &mut Fragile, input: Events<'_>, out: &mut Output) -> Result<(), String> {
+    fn process(&mut self, state: &mut Fragile, input: Events<'_>, out: &mut Output) -> Result<(), Error> {
         state.0 += input.len() as u64;
         let how = self.config.how;
         if self.config.fail_in == Place::Process && !matches!(how, How::Flood | How::LogFlood | How::PrintFlood | How::BigOutput) && self.config.failing_now() {
@@ -171,7 +171,7 @@ impl Operator for Faulty {
         Ok(())
     }
 
-    fn on_watermark(&mut self, _state: &mut Fragile, _ts: i64, _out: &mut Output) -> Result<(), String> {
+    fn on_watermark(&mut self, _state: &mut Fragile, _ts: i64, _out: &mut Output) -> Result<(), Error> {
         if self.config.fail_in == Place::OnWatermark && self.config.failing_now() {
             fail(self.config.how, "on-watermark")?;
         }

@@ -5,7 +5,7 @@
 //! contain it). Matching is on bytes. Events pass through unchanged.
 //! Stateless.
 
-use cairn_guest::{Events, Operator, Output, export_operator};
+use cairn_guest::{Error, Events, Operator, Output, export_operator};
 use serde::Deserialize;
 
 #[derive(Deserialize)]
@@ -32,11 +32,11 @@ impl Operator for Filter {
     type Config = Config;
     type State = ();
 
-    fn init(config: Config) -> Result<Self, String> {
+    fn init(config: Config) -> Result<Self, Error> {
         Ok(Filter { needle: config.contains.into_bytes(), invert: config.invert })
     }
 
-    fn process(&mut self, (): &mut (), input: Events<'_>, out: &mut Output) -> Result<(), String> {
+    fn process(&mut self, (): &mut (), input: Events<'_>, out: &mut Output) -> Result<(), Error> {
         for event in input {
             if contains(event.value, &self.needle) != self.invert {
                 out.emit_event(&event);

@@ -23,7 +23,7 @@
 
 use std::collections::BTreeMap;
 
-use cairn_guest::{Events, KeyedState, Operator, Output, context, export_operator, log};
+use cairn_guest::{Error, Events, KeyedState, Operator, Output, context, export_operator, log};
 use serde::{Deserialize, Serialize};
 
 #[derive(Deserialize)]
@@ -79,16 +79,16 @@ impl Operator for Join {
     type State = State;
     const STATE_VERSION: u32 = 1;
 
-    fn init(config: Config) -> Result<Self, String> {
+    fn init(config: Config) -> Result<Self, Error> {
         let size = i64::try_from(config.size).ok().filter(|&s| s > 0).ok_or("size must be between 1 and 2^63-1 ms")?;
         let inputs = context().inputs;
         if inputs.len() != 2 {
-            return Err(format!("a join has two inputs (left and right), this one has {}: {inputs:?}", inputs.len()));
+            return Err(format!("a join has two inputs (left and right), this one has {}: {inputs:?}", inputs.len()).into());
         }
         Ok(Join { size, separator: config.separator.into_bytes(), keyless: config.keyless, late: 0, dropped_keyless: 0 })
     }
 
-    fn process(&mut self, state: &mut State, input: Events<'_>, _: &mut Output) -> Result<(), String> {
+    fn process(&mut self, state: &mut State, input: Events<'_>, _: &mut Output) -> Result<(), Error> {
         let left = input.input() == 0;
         for e in input {
             let start = e.timestamp.div_euclid(self.size).saturating_mul(self.size);
@@ -110,7 +110,7 @@ impl Operator for Join {
         Ok(())
     }
 
-    fn on_watermark(&mut self, state: &mut State, ts: i64, out: &mut Output) -> Result<(), String> {
+    fn on_watermark(&mut self, state: &mut State, ts: i64, out: &mut Output) -> Result<(), Error> {
         let watermark = state.watermark.map_or(ts, |wm| wm.max(ts));
         state.watermark = Some(watermark);
         let size = self.size;

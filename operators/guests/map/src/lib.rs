@@ -7,7 +7,7 @@
 //! Stateless. This is the benchmark operator: values are written in place
 //! into the output batch.
 
-use cairn_guest::{Events, Operator, Output, export_operator};
+use cairn_guest::{Error, Events, Operator, Output, export_operator};
 use serde::Deserialize;
 
 #[derive(Clone, Copy, Default, Deserialize)]
@@ -36,7 +36,7 @@ impl Operator for Map {
     type Config = Option<Config>;
     type State = ();
 
-    fn init(config: Option<Config>) -> Result<Self, String> {
+    fn init(config: Option<Config>) -> Result<Self, Error> {
         let Config { op, prefix } = config.unwrap_or(Config { op: Op::Uppercase, prefix: None });
         let prefix = match (op, prefix) {
             (Op::Prefix, Some(prefix)) => prefix.into_bytes(),
@@ -47,7 +47,7 @@ impl Operator for Map {
         Ok(Map { op, prefix })
     }
 
-    fn process(&mut self, (): &mut (), input: Events<'_>, out: &mut Output) -> Result<(), String> {
+    fn process(&mut self, (): &mut (), input: Events<'_>, out: &mut Output) -> Result<(), Error> {
         out.reserve(input.len(), input.value_bytes() + input.len() * self.prefix.len());
         out.reserve_keys(input.key_bytes());
         match self.op {

@@ -10,7 +10,7 @@
 
 use std::io::Write;
 
-use cairn_guest::{Events, Operator, Output, export_operator};
+use cairn_guest::{Error, Events, Operator, Output, export_operator};
 use nexmark_model::{BID_LEN, Bid, FormatConfig, OutputFormat};
 
 struct Q1 {
@@ -27,11 +27,11 @@ impl Operator for Q1 {
     type Config = Option<FormatConfig>;
     type State = ();
 
-    fn init(config: Option<FormatConfig>) -> Result<Self, String> {
+    fn init(config: Option<FormatConfig>) -> Result<Self, Error> {
         Ok(Q1 { format: config.unwrap_or_default().format })
     }
 
-    fn process(&mut self, (): &mut (), input: Events<'_>, out: &mut Output) -> Result<(), String> {
+    fn process(&mut self, (): &mut (), input: Events<'_>, out: &mut Output) -> Result<(), Error> {
         match self.format {
             OutputFormat::Binary => {
                 out.reserve(input.len(), input.len() * BID_LEN);

@@ -29,7 +29,7 @@
 use std::collections::BTreeMap;
 use std::io::Write;
 
-use cairn_guest::{Events, KeyedState, Operator, Output, export_operator, log};
+use cairn_guest::{Error, Events, KeyedState, Operator, Output, export_operator, log};
 use nexmark_model::Bid;
 use serde::{Deserialize, Serialize};
 
@@ -76,11 +76,11 @@ impl Operator for Q17 {
     type State = State;
     const STATE_VERSION: u32 = 2;
 
-    fn init(_: Option<()>) -> Result<Self, String> {
+    fn init(_: Option<()>) -> Result<Self, Error> {
         Ok(Q17 { late: 0 })
     }
 
-    fn process(&mut self, state: &mut State, input: Events<'_>, _: &mut Output) -> Result<(), String> {
+    fn process(&mut self, state: &mut State, input: Events<'_>, _: &mut Output) -> Result<(), Error> {
         for e in input {
             let Some(bid) = Bid::decode(e.value) else { continue };
             let day = bid.date_time.div_euclid(DAY_MS);
@@ -107,7 +107,7 @@ impl Operator for Q17 {
         Ok(())
     }
 
-    fn on_watermark(&mut self, state: &mut State, ts: i64, out: &mut Output) -> Result<(), String> {
+    fn on_watermark(&mut self, state: &mut State, ts: i64, out: &mut Output) -> Result<(), Error> {
         let wm = state.watermark.map_or(ts, |w| w.max(ts));
         state.watermark = Some(wm);
         let closes = |day: i64| day.saturating_add(1).saturating_mul(DAY_MS).saturating_sub(1);

@@ -8,7 +8,7 @@
 
 use std::io::Write;
 
-use cairn_guest::{Events, Operator, Output, export_operator};
+use cairn_guest::{Error, Events, Operator, Output, export_operator};
 use nexmark_model::{Bid, FormatConfig, OutputFormat};
 
 struct Q2 {
@@ -19,11 +19,11 @@ impl Operator for Q2 {
     type Config = Option<FormatConfig>;
     type State = ();
 
-    fn init(config: Option<FormatConfig>) -> Result<Self, String> {
+    fn init(config: Option<FormatConfig>) -> Result<Self, Error> {
         Ok(Q2 { format: config.unwrap_or_default().format })
     }
 
-    fn process(&mut self, (): &mut (), input: Events<'_>, out: &mut Output) -> Result<(), String> {
+    fn process(&mut self, (): &mut (), input: Events<'_>, out: &mut Output) -> Result<(), Error> {
         let format = self.format;
         for e in input {
             let Some(b) = Bid::decode(e.value) else { continue };

@@ -23,7 +23,7 @@
 
 use std::io::Write;
 
-use cairn_guest::{Events, KeyedState, Operator, Output, export_operator};
+use cairn_guest::{Error, Events, KeyedState, Operator, Output, export_operator};
 use nexmark_model::Event;
 use serde::{Deserialize, Serialize};
 
@@ -66,15 +66,15 @@ impl Operator for Q3 {
     type State = KeyedState<Seller>;
     const STATE_VERSION: u32 = 1;
 
-    fn init(config: Config) -> Result<Self, String> {
+    fn init(config: Config) -> Result<Self, Error> {
         let inputs = cairn_guest::context().inputs;
         if config.stage == Stage::Join && inputs.len() != 2 {
-            return Err(format!("the join stage has two inputs (persons, auctions), this one has {inputs:?}"));
+            return Err(format!("the join stage has two inputs (persons, auctions), this one has {inputs:?}").into());
         }
         Ok(Q3 { stage: config.stage, category: config.category })
     }
 
-    fn process(&mut self, sellers: &mut Self::State, input: Events<'_>, out: &mut Output) -> Result<(), String> {
+    fn process(&mut self, sellers: &mut Self::State, input: Events<'_>, out: &mut Output) -> Result<(), Error> {
         let mut digits = itoa::Buffer::new();
         match self.stage {
             Stage::Persons => {

@@ -27,7 +27,7 @@
 use std::collections::BTreeMap;
 use std::io::Write;
 
-use cairn_guest::{Events, KeyedState, Operator, Output, export_operator, log};
+use cairn_guest::{Error, Events, KeyedState, Operator, Output, export_operator, log};
 use nexmark_model::Bid;
 use serde::{Deserialize, Serialize};
 
@@ -93,15 +93,15 @@ impl Operator for Q5 {
     type State = State;
     const STATE_VERSION: u32 = 2;
 
-    fn init(config: Option<Config>) -> Result<Self, String> {
+    fn init(config: Option<Config>) -> Result<Self, Error> {
         let Config { size, slide, stage } = config.unwrap_or(Config { size: default_size(), slide: default_slide(), stage: Stage::All });
         if slide <= 0 || size <= 0 || size % slide != 0 {
-            return Err(format!("size ({size} ms) must be a positive multiple of slide ({slide} ms)"));
+            return Err(format!("size ({size} ms) must be a positive multiple of slide ({slide} ms)").into());
         }
         Ok(Q5 { size, slide, stage, late: 0 })
     }
 
-    fn process(&mut self, state: &mut State, input: Events<'_>, _: &mut Output) -> Result<(), String> {
+    fn process(&mut self, state: &mut State, input: Events<'_>, _: &mut Output) -> Result<(), Error> {
         if self.stage == Stage::Hottest {
             for e in input {
                 let text = std::str::from_utf8(e.value).map_err(|_| "a count is not UTF-8".to_string())?;
@@ -128,7 +128,7 @@ impl Operator for Q5 {
         Ok(())
     }
 
-    fn on_watermark(&mut self, state: &mut State, ts: i64, out: &mut Output) -> Result<(), String> {
+    fn on_watermark(&mut self, state: &mut State, ts: i64, out: &mut Output) -> Result<(), Error> {
         match self.stage {
             Stage::All => self.all(state, ts, out),
             Stage::Counts => self.counts(state, ts, out),

@@ -21,7 +21,7 @@
 use std::collections::BTreeMap;
 use std::io::Write;
 
-use cairn_guest::{Events, KeyedState, Operator, Output, export_operator, log};
+use cairn_guest::{Error, Events, KeyedState, Operator, Output, export_operator, log};
 use nexmark_model::Bid;
 use serde::{Deserialize, Serialize};
 
@@ -104,15 +104,15 @@ impl Operator for Q7 {
     type State = State;
     const STATE_VERSION: u32 = 2;
 
-    fn init(config: Option<Config>) -> Result<Self, String> {
+    fn init(config: Option<Config>) -> Result<Self, Error> {
         let (size, stage) = config.map_or((default_size(), Stage::All), |c| (c.size, c.stage));
         if size <= 0 {
-            return Err(format!("size must be positive, got {size} ms"));
+            return Err(format!("size must be positive, got {size} ms").into());
         }
         Ok(Q7 { size, stage, late: 0 })
     }
 
-    fn process(&mut self, state: &mut State, input: Events<'_>, _: &mut Output) -> Result<(), String> {
+    fn process(&mut self, state: &mut State, input: Events<'_>, _: &mut Output) -> Result<(), Error> {
         if self.stage != Stage::All {
             for e in input {
                 let (auction, price, bidder, date_time) = if self.stage == Stage::Final {
@@ -154,7 +154,7 @@ impl Operator for Q7 {
         Ok(())
     }
 
-    fn on_watermark(&mut self, state: &mut State, ts: i64, out: &mut Output) -> Result<(), String> {
+    fn on_watermark(&mut self, state: &mut State, ts: i64, out: &mut Output) -> Result<(), Error> {
         let size = self.size;
         if self.stage == Stage::Partial {
             let mut closed: Vec<(i64, u64, Best)> = Vec::new();

@@ -27,7 +27,7 @@
 use std::collections::BTreeMap;
 use std::io::Write;
 
-use cairn_guest::{Events, KeyedState, Operator, Output, export_operator, log};
+use cairn_guest::{Error, Events, KeyedState, Operator, Output, export_operator, log};
 use nexmark_model::Event;
 use serde::{Deserialize, Serialize};
 
@@ -76,18 +76,18 @@ impl Operator for Q8 {
     type State = State;
     const STATE_VERSION: u32 = 1;
 
-    fn init(config: Config) -> Result<Self, String> {
+    fn init(config: Config) -> Result<Self, Error> {
         if config.size <= 0 {
-            return Err(format!("size must be positive, got {} ms", config.size));
+            return Err(format!("size must be positive, got {} ms", config.size).into());
         }
         let inputs = cairn_guest::context().inputs;
         if config.stage == Stage::Join && inputs.len() != 2 {
-            return Err(format!("the join stage has two inputs (persons, auctions), this one has {inputs:?}"));
+            return Err(format!("the join stage has two inputs (persons, auctions), this one has {inputs:?}").into());
         }
         Ok(Q8 { stage: config.stage, size: config.size, late: 0 })
     }
 
-    fn process(&mut self, state: &mut State, input: Events<'_>, out: &mut Output) -> Result<(), String> {
+    fn process(&mut self, state: &mut State, input: Events<'_>, out: &mut Output) -> Result<(), Error> {
         let mut id = itoa::Buffer::new();
         match self.stage {
             Stage::Persons => {
@@ -124,7 +124,7 @@ impl Operator for Q8 {
         Ok(())
     }
 
-    fn on_watermark(&mut self, state: &mut State, ts: i64, out: &mut Output) -> Result<(), String> {
+    fn on_watermark(&mut self, state: &mut State, ts: i64, out: &mut Output) -> Result<(), Error> {
         if self.stage != Stage::Join {
             return Ok(());
         }

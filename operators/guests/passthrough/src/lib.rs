@@ -10,7 +10,7 @@
 
 use cairn_guest::bindings::v2::exports::cairn::operator0_2_0::operator::Guest;
 use cairn_guest::runtime::Instance;
-use cairn_guest::{Batch, Events, Operator, Output, v2};
+use cairn_guest::{Batch, Error, Events, Operator, Output, v2};
 
 /// The same pass-through as an [`Operator`], for the SDK's other exports.
 struct Passthrough;
@@ -19,11 +19,11 @@ impl Operator for Passthrough {
     type Config = ();
     type State = ();
 
-    fn init((): ()) -> Result<Self, String> {
+    fn init((): ()) -> Result<Self, Error> {
         Ok(Passthrough)
     }
 
-    fn process(&mut self, (): &mut (), input: Events<'_>, out: &mut Output) -> Result<(), String> {
+    fn process(&mut self, (): &mut (), input: Events<'_>, out: &mut Output) -> Result<(), Error> {
         input.for_each(|e| out.emit_event(&e));
         Ok(())
     }

@@ -7,7 +7,7 @@
 
 use std::io::Read;
 
-use cairn_guest::{Events, Operator, Output, export_operator};
+use cairn_guest::{Error, Events, Operator, Output, export_operator};
 use serde::Deserialize;
 
 #[derive(Deserialize)]
@@ -50,11 +50,11 @@ impl Operator for Probe {
     type Config = Config;
     type State = ();
 
-    fn init(config: Config) -> Result<Self, String> {
+    fn init(config: Config) -> Result<Self, Error> {
         Ok(Probe { config })
     }
 
-    fn process(&mut self, _state: &mut (), input: Events<'_>, out: &mut Output) -> Result<(), String> {
+    fn process(&mut self, _state: &mut (), input: Events<'_>, out: &mut Output) -> Result<(), Error> {
         for e in input {
             for (key, value) in self.attempts() {
                 out.emit(Some(key.as_bytes()), value.as_bytes(), e.timestamp);

@@ -4,7 +4,7 @@
 //! being a maximal run of alphanumeric characters, lowercased; key = value =
 //! the word's bytes, timestamp = the input's. Stateless; no config.
 
-use cairn_guest::{Events, Operator, Output, export_operator};
+use cairn_guest::{Error, Events, Operator, Output, export_operator};
 
 struct Tokenize {
     /// Reused buffer for lowercasing ASCII words.
@@ -15,11 +15,11 @@ impl Operator for Tokenize {
     type Config = ();
     type State = ();
 
-    fn init((): ()) -> Result<Self, String> {
+    fn init((): ()) -> Result<Self, Error> {
         Ok(Tokenize { word: String::new() })
     }
 
-    fn process(&mut self, (): &mut (), input: Events<'_>, out: &mut Output) -> Result<(), String> {
+    fn process(&mut self, (): &mut (), input: Events<'_>, out: &mut Output) -> Result<(), Error> {
         for (i, event) in input.enumerate() {
             let line = std::str::from_utf8(event.value).map_err(|e| format!("event {i}: value is not valid UTF-8: {e}"))?;
             for word in line.split(|c: char| !c.is_alphanumeric()) {

@@ -14,7 +14,7 @@
 use std::collections::BTreeMap;
 use std::io::Write;
 
-use cairn_guest::{Events, KeyedState, Operator, Output, export_operator, log};
+use cairn_guest::{Error, Events, KeyedState, Operator, Output, export_operator, log};
 use serde::{Deserialize, Serialize};
 
 #[derive(Deserialize)]
@@ -55,7 +55,7 @@ impl Operator for Window {
     type State = State;
     const STATE_VERSION: u32 = 2;
 
-    fn init(config: Config) -> Result<Self, String> {
+    fn init(config: Config) -> Result<Self, Error> {
         let size = i64::try_from(config.size).ok().filter(|&s| s > 0).ok_or_else(|| format!("size must be between 1 and {} ms", i64::MAX))?;
         Ok(Window {
             size,
@@ -66,7 +66,7 @@ impl Operator for Window {
         })
     }
 
-    fn process(&mut self, state: &mut State, input: Events<'_>, _: &mut Output) -> Result<(), String> {
+    fn process(&mut self, state: &mut State, input: Events<'_>, _: &mut Output) -> Result<(), Error> {
         for (i, event) in input.enumerate() {
             let value: i64 = std::str::from_utf8(event.value).ok().and_then(|text| text.trim().parse().ok()).ok_or_else(|| {
                 let text = String::from_utf8_lossy(event.value);
@@ -91,7 +91,7 @@ impl Operator for Window {
         Ok(())
     }
 
-    fn on_watermark(&mut self, state: &mut State, ts: i64, out: &mut Output) -> Result<(), String> {
+    fn on_watermark(&mut self, state: &mut State, ts: i64, out: &mut Output) -> Result<(), Error> {
         let watermark = state.watermark.map_or(ts, |wm| wm.max(ts));
         state.watermark = Some(watermark);
         let due = |start: i64| start.saturating_add(self.size - 1) <= watermark;
