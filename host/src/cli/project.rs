@@ -35,7 +35,10 @@ pub fn new(cmd: NewCommand) -> anyhow::Result<()> {
     for f in files.iter().filter(|f| !f.starts_with("wit") && !f.starts_with("cairn-guest")) {
         println!("  {}", f.display());
     }
-    println!("  wit/ (the contract){}", if lang == Language::Rust { ", cairn-guest/ (the SDK)" } else { "" });
+    println!("  wit/ (the contract)");
+    if lang == Language::Rust {
+        println!("  depends on the cairn-guest SDK installed at {}", project::sdk_dir().display());
+    }
     println!("next:");
     println!("  host build {}", shown(&dir));
     println!("  host run {}", shown(&dir.join("pipeline.yaml")));
