@@ -30,12 +30,25 @@ pub(super) fn router(state: ApiState) -> Router {
         .route("/metrics", get(prometheus))
         .route("/", get(web::page))
         .route("/web/{asset}", get(web::asset))
+        .route("/favicon.ico", get(web::icon))
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
         .layer(middleware::from_fn_with_state(state.clone(), authorize))
         .with_state(state)
 }
 
 fn error(status: StatusCode, message: impl Into<String>) -> Response {
     (status, Json(json!({ "error": message.into() }))).into_response()
+}
+
+/// Any path the API does not have: a JSON 404, like every other error.
+async fn not_found(uri: axum::http::Uri) -> Response {
+    error(StatusCode::NOT_FOUND, format!("no such endpoint: {} (the endpoints are in /v1/openapi.json)", uri.path()))
+}
+
+/// A path the API has, with a method it does not take: a JSON 405.
+async fn method_not_allowed(method: Method, uri: axum::http::Uri) -> Response {
+    error(StatusCode::METHOD_NOT_ALLOWED, format!("{} does not take {method} (the endpoints are in /v1/openapi.json)", uri.path()))
 }
 
 /// Paths that show nothing of the job (the page's static files, the API's
@@ -50,7 +63,8 @@ fn is_public(path: &str) -> bool {
 async fn authorize(State(state): State<ApiState>, headers: HeaderMap, request: Request, next: Next) -> Response {
     let Some(token) = &state.token else { return next.run(request).await };
     let read = request.method() == Method::GET || request.method() == Method::HEAD;
-    let needed = if read { state.reads_need_token && !is_public(request.uri().path()) } else { true };
+    // Only POSTs act; any other method reaches no handler and is answered 405 (or 404).
+    let needed = if read { state.reads_need_token && !is_public(request.uri().path()) } else { request.method() == Method::POST };
     if needed && !bearer_matches(&headers, token) {
         let mut answer = error(StatusCode::UNAUTHORIZED, "this endpoint needs `Authorization: Bearer <token>` (the job's CAIRN_API_TOKEN)");
         answer.headers_mut().insert(header::WWW_AUTHENTICATE, header::HeaderValue::from_static("Bearer realm=\"cairn\""));
@@ -144,7 +158,10 @@ async fn checkpoints(State(s): State<ApiState>) -> Json<Value> {
 }
 
 /// `GET /v1/checkpoints/{id}`: one checkpoint or savepoint of this job, per operator and subtask.
-async fn checkpoint(State(s): State<ApiState>, Path(id): Path<u64>) -> Response {
+async fn checkpoint(State(s): State<ApiState>, id: Result<Path<u64>, axum::extract::rejection::PathRejection>) -> Response {
+    let Ok(Path(id)) = id else {
+        return error(StatusCode::BAD_REQUEST, "a checkpoint id is a number: GET /v1/checkpoints/{id}");
+    };
     let stats = s.ctl.stats();
     let stats = stats.lock().expect("stats");
     match stats.history.iter().rev().find(|r| r.id == id) {

@@ -92,6 +92,21 @@ fn every_endpoint_over_http() {
     assert_eq!(c["operators"]["count"].as_array().unwrap().len(), 2, "{c}");
     assert!(c["operators"]["count"][0]["size"].as_u64().unwrap() > 0);
     assert_eq!(get(&api, "/v1/checkpoints/999999").0, StatusCode::NOT_FOUND);
+    // Every error is JSON with the right code, the framework's own too.
+    for (method, path, want) in [
+        (reqwest::Method::GET, "/v1/checkpoints/abc", StatusCode::BAD_REQUEST),
+        (reqwest::Method::GET, "/v1/nope", StatusCode::NOT_FOUND),
+        (reqwest::Method::PUT, "/v1/job", StatusCode::METHOD_NOT_ALLOWED),
+        (reqwest::Method::GET, "/v1/job/stop", StatusCode::METHOD_NOT_ALLOWED),
+        (reqwest::Method::GET, "/web/nope.js", StatusCode::NOT_FOUND),
+    ] {
+        let r = client().request(method.clone(), format!("{api}{path}")).send().unwrap();
+        assert_eq!(r.status(), want, "{method} {path}");
+        let body: Value = r.json().unwrap_or(Value::Null);
+        assert!(body["error"].is_string(), "{method} {path}: not a JSON error: {body}");
+    }
+    let icon = client().get(format!("{api}/favicon.ico")).send().unwrap();
+    assert_eq!(icon.status(), StatusCode::OK, "the page's icon");
 
     // Trigger a savepoint; it shows in the list read from storage.
     let (status, accepted) = post(&api, "/v1/savepoints", None, None);
@@ -191,6 +206,8 @@ fn off_loopback_mutating_endpoints_need_the_bearer_token() {
     for path in ["/", "/v1/openapi.json"] {
         assert_eq!(get(&api, path).0, StatusCode::OK, "{path} is public");
     }
+    // A method no endpoint takes is a 405, not a 401: it reaches nothing.
+    assert_eq!(client().put(format!("{api}/v1/job")).send().unwrap().status(), StatusCode::METHOD_NOT_ALLOWED);
     let read = client().get(format!("{api}/v1/job")).header("authorization", "bearer s3cret").send().unwrap();
     assert_eq!(read.status(), StatusCode::OK, "the scheme is case-insensitive");
     assert_eq!(read.json::<Value>().unwrap()["token-required"], true);
