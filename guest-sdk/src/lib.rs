@@ -123,6 +123,34 @@ macro_rules! __instance_glue {
 /// type: `export_operator!(MyOp);`. It keeps one [`runtime::Instance`] of the
 /// operator (the component is single-threaded, one instance per subtask) and
 /// forwards every exported function to it.
+/// The 0.2.0 exports every operator kind shares (`init`, `process`,
+/// `on-watermark`), forwarding to the instance `__instance_glue!` keeps; used
+/// inside the `Guest` impls of [`export_operator!`] and [`export_memory_operator!`].
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __v2_stream_exports {
+    () => {
+        fn init(config: ::std::string::String, context: $crate::v2::Context) -> ::core::result::Result<(), ::std::string::String> {
+            let context = $crate::Context {
+                operator: context.operator,
+                subtask: context.subtask,
+                parallelism: context.parallelism,
+                key_range: (context.key_range.first, context.key_range.last),
+                inputs: context.inputs,
+            };
+            __with(|i| i.init_with(&config, context))
+        }
+
+        fn process(input: u32, batch: $crate::Batch) -> ::core::result::Result<$crate::Batch, ::std::string::String> {
+            __with(|i| i.process_input(input, &batch))
+        }
+
+        fn on_watermark(ts: i64) -> ::core::result::Result<$crate::Batch, ::std::string::String> {
+            __with(|i| i.on_watermark(ts))
+        }
+    };
+}
+
 #[macro_export]
 macro_rules! export_operator {
     ($op:ty) => {
@@ -130,24 +158,7 @@ macro_rules! export_operator {
             $crate::__instance_glue!($op);
 
             impl $crate::bindings::v2::exports::cairn::operator0_2_0::operator::Guest for __CairnOperatorExport {
-                fn init(config: ::std::string::String, context: $crate::v2::Context) -> ::core::result::Result<(), ::std::string::String> {
-                    let context = $crate::Context {
-                        operator: context.operator,
-                        subtask: context.subtask,
-                        parallelism: context.parallelism,
-                        key_range: (context.key_range.first, context.key_range.last),
-                        inputs: context.inputs,
-                    };
-                    __with(|i| i.init_with(&config, context))
-                }
-
-                fn process(input: u32, batch: $crate::Batch) -> ::core::result::Result<$crate::Batch, ::std::string::String> {
-                    __with(|i| i.process_input(input, &batch))
-                }
-
-                fn on_watermark(ts: i64) -> ::core::result::Result<$crate::Batch, ::std::string::String> {
-                    __with(|i| i.on_watermark(ts))
-                }
+                $crate::__v2_stream_exports!();
 
                 fn snapshot() -> ::core::result::Result<$crate::v2::SnapshotInfo, ::std::string::String> {
                     __with(|i| i.snapshot_pieces())
@@ -227,24 +238,7 @@ macro_rules! export_memory_operator {
             $crate::__instance_glue!($crate::InMemory<$op>);
 
             impl $crate::bindings::v2::exports::cairn::operator0_2_0::operator::Guest for __CairnOperatorExport {
-                fn init(config: ::std::string::String, context: $crate::v2::Context) -> ::core::result::Result<(), ::std::string::String> {
-                    let context = $crate::Context {
-                        operator: context.operator,
-                        subtask: context.subtask,
-                        parallelism: context.parallelism,
-                        key_range: (context.key_range.first, context.key_range.last),
-                        inputs: context.inputs,
-                    };
-                    __with(|i| i.init_with(&config, context))
-                }
-
-                fn process(input: u32, batch: $crate::Batch) -> ::core::result::Result<$crate::Batch, ::std::string::String> {
-                    __with(|i| i.process_input(input, &batch))
-                }
-
-                fn on_watermark(ts: i64) -> ::core::result::Result<$crate::Batch, ::std::string::String> {
-                    __with(|i| i.on_watermark(ts))
-                }
+                $crate::__v2_stream_exports!();
 
                 fn snapshot() -> ::core::result::Result<$crate::v2::SnapshotInfo, ::std::string::String> {
                     ::core::result::Result::Err($crate::MEMORY_STATE_MISSING.into())
