@@ -116,13 +116,6 @@ macro_rules! __instance_glue {
     };
 }
 
-/// Exports an [`Operator`] as a `cairn:operator@0.2.0` component: keyed
-/// state that rescales, inputs told apart.
-///
-/// Invoke it once, at the top level of a `cdylib` crate, with the operator
-/// type: `export_operator!(MyOp);`. It keeps one [`runtime::Instance`] of the
-/// operator (the component is single-threaded, one instance per subtask) and
-/// forwards every exported function to it.
 /// The 0.2.0 exports every operator kind shares (`init`, `process`,
 /// `on-watermark`), forwarding to the instance `__instance_glue!` keeps; used
 /// inside the `Guest` impls of [`export_operator!`] and [`export_memory_operator!`].
@@ -151,6 +144,13 @@ macro_rules! __v2_stream_exports {
     };
 }
 
+/// Exports an [`Operator`] as a `cairn:operator@0.2.0` component: keyed
+/// state that rescales, inputs told apart.
+///
+/// Invoke it once, at the top level of a `cdylib` crate, with the operator
+/// type: `export_operator!(MyOp);`. It keeps one [`runtime::Instance`] of the
+/// operator (the component is single-threaded, one instance per subtask) and
+/// forwards every exported function to it.
 #[macro_export]
 macro_rules! export_operator {
     ($op:ty) => {
