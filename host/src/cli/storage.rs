@@ -70,26 +70,14 @@ pub(super) fn checkpoint_command(cmd: CheckpointCommand) -> anyhow::Result<()> {
             let unreadable = inv.broken_rows(&storage, catalog::Area::Checkpoints);
             let mut broken = unreadable.len();
             if verify {
-                for ((dir, m), row) in inv.completed.iter().zip(&mut rows) {
-                    let found = catalog::Found { storage: storage.clone(), dir: dir.clone(), metadata: m.clone() };
-                    match io.block_on(crate::checkpoint::restore::verify(&found)) {
-                        Ok(()) => row["verified"] = true.into(),
-                        Err(e) => {
-                            broken += 1;
-                            row["verified"] = false.into();
-                            row["error"] = e.to_string().into();
-                        }
-                    }
-                }
+                broken += verify_rows(&io, &storage, &inv.completed, &mut rows);
             }
             rows.extend(unreadable);
             if json {
                 println!("{}", serde_json::to_string_pretty(&rows)?);
             } else {
+                // A broken one (unreadable, or failing --verify) is a row marked BROKEN with the reason.
                 print_rows(&rows, true);
-                for r in rows.iter().filter(|r| r["verified"] == false) {
-                    eprintln!("broken: {}: {}", r["path"].as_str().unwrap_or(""), r["error"].as_str().unwrap_or(""));
-                }
             }
             if verify && broken > 0 {
                 anyhow::bail!("{broken} of {} checkpoints are broken", rows.len());
@@ -114,6 +102,24 @@ pub(super) fn checkpoint_command(cmd: CheckpointCommand) -> anyhow::Result<()> {
         CheckpointCommand::Inspect { location, pipeline, json } => inspect(&location, pipeline.as_deref(), json)?,
     }
     Ok(())
+}
+
+/// Reads every state file of each of `snapshots` and checks its SHA-256 (`--verify`):
+/// marks its row `verified`, and a failing one `broken` with the reason (and `error`,
+/// as before). Returns how many are broken.
+fn verify_rows(io: &tokio::runtime::Runtime, storage: &Storage, snapshots: &[(String, crate::checkpoint::Metadata)], rows: &mut [serde_json::Value]) -> usize {
+    let mut broken = 0;
+    for ((dir, m), row) in snapshots.iter().zip(rows) {
+        let found = catalog::Found { storage: storage.clone(), dir: dir.clone(), metadata: m.clone() };
+        let outcome = io.block_on(crate::checkpoint::restore::verify(&found));
+        row["verified"] = outcome.is_ok().into();
+        if let Err(e) = outcome {
+            broken += 1;
+            row["broken"] = e.to_string().into();
+            row["error"] = e.to_string().into();
+        }
+    }
+    broken
 }
 
 /// The storage options (S3 endpoint, credentials) of `pipeline`, if given.
@@ -273,13 +279,7 @@ pub(super) fn savepoint_command(cmd: SavepointCommand) -> anyhow::Result<()> {
             let unreadable = inv.broken_rows(&storage, catalog::Area::Savepoints);
             let mut broken = unreadable.len();
             if verify {
-                for ((dir, m), row) in inv.savepoints.iter().zip(&mut rows) {
-                    let found = catalog::Found { storage: storage.clone(), dir: dir.clone(), metadata: m.clone() };
-                    if let Err(e) = io.block_on(crate::checkpoint::restore::verify(&found)) {
-                        broken += 1;
-                        row["broken"] = e.to_string().into();
-                    }
-                }
+                broken += verify_rows(&io, &storage, &inv.savepoints, &mut rows);
             }
             rows.extend(unreadable);
             if json {

@@ -103,7 +103,7 @@ pub fn check(pipeline: &Pipeline, runtime: &Runtime, opts: &StartFrom, rt: &toki
     }
     for sink in &spec.sinks {
         let state = restore.sinks.get(sink.id());
-        let outcome = edges::check_sink(pipeline, sink, state);
+        let outcome = connectors::check_sink(sink, &pipeline.base_dir, state);
         report.push(Row::sink(sink, state.is_some()), outcome.map(|_| state.is_some()).map_err(JobError::from));
     }
     Ok(report)
